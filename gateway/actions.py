@@ -1,0 +1,328 @@
+"""``perform()``: the only way anything changes an incident, whoever asks and from wherever."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway import messages
+from gateway.config import Settings
+from gateway.domain import (
+    ActionRequest,
+    Incident,
+    Outcome,
+    Severity,
+    Status,
+    TimelineEntry,
+    Verb,
+)
+from gateway.errors import ActionRefused, NotFound
+from gateway.escalation import first_step, next_step
+from gateway.lifecycle import Effect, decide
+from gateway.notices import notices_for
+from gateway.runtime import Runtime
+from gateway.wire import incident_json
+from storage import repo
+
+log = logging.getLogger(__name__)
+
+MAX_COMMENT_CHARS = 4000
+MAX_SNOOZE_MIN = 24 * 60
+
+# Verb → the timeline kind it writes and the sentence that tells the actor it worked.
+_KINDS = {
+    Verb.ACK: ("acknowledged", "acked"),
+    Verb.CLOSE: ("closed", "closed"),
+    Verb.REOPEN: ("reopened", "reopened"),
+    Verb.ESCALATE: ("escalated", "escalated"),
+    Verb.COMMENT: ("commented", "commented"),
+    Verb.SNOOZE: ("snoozed", "snoozed"),
+    Verb.ASSIGN: ("assigned", "assigned"),
+    Verb.SEVERITY: ("severity_changed", "severity_changed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    values: dict[str, Any]
+    data: dict[str, Any]
+
+
+async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
+    """Apply ``req`` idempotently and return what happened.
+
+    Raises ActionRefused (unknown user, invalid transition, bad arguments) and NotFound;
+    in both cases nothing changed.
+    """
+    args = check_args(rt.settings, req)
+    async with rt.db.write() as conn:
+        now = rt.clock.now()
+        if req.callback_id and req.platform:
+            prior = await repo.processed_outcome(conn, req.platform, req.callback_id)
+            if prior is not None:
+                return Outcome(changed=False, message=prior["message"], code="duplicate")
+        actor = await resolve_actor(conn, rt.settings, req, lang)
+        incident = await repo.load_incident(conn, req.incident, lock=True)
+        if incident is None:
+            raise NotFound(messages.text("not_found", lang, number=req.incident))
+        outcome = await _apply(conn, rt.settings, req, incident, actor, args, now, lang)
+        if req.callback_id and req.platform:
+            await repo.record_processed(
+                conn,
+                req.platform,
+                req.callback_id,
+                {"message": outcome.message, "changed": outcome.changed},
+                now,
+            )
+    result = "changed" if outcome.changed else "repeat"
+    rt.metrics.actions.labels(req.verb.value, req.source, result).inc()
+    if outcome.changed:
+        rt.wake_outbox()
+        log.info("incident #%s %s by %s via %s", req.incident, req.verb.value, actor, req.source)
+    return outcome
+
+
+def check_args(settings: Settings, req: ActionRequest) -> dict[str, Any]:
+    """The verb's arguments, validated; raises ActionRefused(code="bad_args")."""
+    args = dict(req.args)
+
+    def bad(detail: str) -> ActionRefused:
+        return ActionRefused(detail, "bad_args")
+
+    if req.verb is Verb.COMMENT:
+        text = args.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise bad("comment needs args.text")
+        if len(text) > MAX_COMMENT_CHARS:
+            raise bad(f"args.text is longer than {MAX_COMMENT_CHARS} characters")
+        return {"text": text.strip()}
+    if req.verb is Verb.SNOOZE:
+        minutes = args.get("minutes", 60)
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+            raise bad("args.minutes must be a number")
+        if not 1 <= minutes <= MAX_SNOOZE_MIN:
+            raise bad(f"args.minutes must be between 1 and {MAX_SNOOZE_MIN}")
+        return {"minutes": float(minutes)}
+    if req.verb in (Verb.ASSIGN, Verb.ESCALATE):
+        member = args.get("member")
+        if member is None and req.verb is Verb.ESCALATE:
+            return {}
+        if not isinstance(member, str) or member not in settings.members:
+            raise bad(messages.text("unknown_member", member=member))
+        return {"member": member}
+    if req.verb is Verb.SEVERITY:
+        value = args.get("severity")
+        try:
+            return {"severity": Severity(str(value).lower())}
+        except ValueError:
+            raise bad("args.severity must be one of critical, warning, info") from None
+    return {}
+
+
+async def resolve_actor(
+    conn: AsyncConnection, settings: Settings, req: ActionRequest, lang: str
+) -> str:
+    """The member acting: given directly, or found through the chat account's identity link."""
+    if req.member is not None:
+        if req.member not in settings.members:
+            raise ActionRefused(
+                messages.text("unknown_member", lang, member=req.member), "unknown_member"
+            )
+        return req.member
+    member = None
+    if req.platform and req.platform_user_id:
+        member = await repo.member_for_identity(
+            conn, req.platform, req.workspace, req.platform_user_id
+        )
+    if member is None:
+        platform = req.platform or req.source
+        raise ActionRefused(messages.text("unknown_user", lang, platform=platform), "unknown_user")
+    return member
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "?"
+
+
+async def _apply(
+    conn: AsyncConnection,
+    settings: Settings,
+    req: ActionRequest,
+    incident: Incident,
+    actor: str,
+    args: dict[str, Any],
+    now: datetime,
+    lang: str,
+) -> Outcome:
+    effect = decide(req.verb, incident.status)
+    n = incident.number
+    if effect is Effect.REPEAT:
+        if incident.status is Status.ACKNOWLEDGED:
+            text = messages.text(
+                "already_acked", lang, number=n, who=incident.acked_by, at=_when(incident.acked_at)
+            )
+        elif incident.status is Status.CLOSED:
+            text = messages.text(
+                "already_closed",
+                lang,
+                number=n,
+                who=incident.closed_by or incident.integration or "system",
+                at=_when(incident.closed_at),
+            )
+        else:
+            text = messages.text("not_closed", lang, number=n)
+        return Outcome(changed=False, message=text, incident=incident, code="repeat")
+    if effect is Effect.REFUSE:
+        raise ActionRefused(messages.text("refused_closed", lang, number=n), "invalid_transition")
+    change = _change(settings, req.verb, incident, actor, args, now, lang)
+    await repo.update_incident(conn, n, {"updated_at": now, **change.values})
+    if req.verb is Verb.CLOSE:
+        await repo.close_alerts(conn, n)
+    kind, sentence = _KINDS[req.verb]
+    await repo.add_timeline(
+        conn,
+        [
+            {
+                "incident_id": n,
+                "at": now,
+                "kind": kind,
+                "actor": actor,
+                "source": req.source,
+                "data": change.data,
+            }
+        ],
+    )
+    updated = await repo.load_incident(conn, n)
+    assert updated is not None  # we hold its lock
+    entry = TimelineEntry(at=now, kind=kind, actor=actor, source=req.source, data=change.data)
+    await repo.add_deliveries(conn, notices_for(settings, updated, entry, now))
+    text = messages.text(
+        sentence,
+        lang,
+        actor=actor,
+        targets=", ".join(updated.assignees) or "-",
+        until=_when(updated.snoozed_until),
+        severity=updated.severity.value,
+    )
+    return Outcome(changed=True, message=text, incident=updated)
+
+
+def _change(
+    settings: Settings,
+    verb: Verb,
+    incident: Incident,
+    actor: str,
+    args: dict[str, Any],
+    now: datetime,
+    lang: str,
+) -> _Change:
+    if verb is Verb.ACK:
+        return _Change(
+            {
+                "status": Status.ACKNOWLEDGED.value,
+                "acked_by": actor,
+                "acked_at": now,
+                "escalate_at": None,
+                "snoozed_until": None,
+            },
+            {},
+        )
+    if verb is Verb.CLOSE:
+        return _Change(
+            {
+                "status": Status.CLOSED.value,
+                "closed_by": actor,
+                "closed_at": now,
+                "open_key": None,
+                "escalate_at": None,
+                "snoozed_until": None,
+            },
+            {},
+        )
+    if verb is Verb.REOPEN:
+        step = first_step(settings, incident.service, now)
+        return _Change(
+            {
+                "status": Status.TRIGGERED.value,
+                "acked_by": None,
+                "acked_at": None,
+                "closed_by": None,
+                "closed_at": None,
+                "assignees": list(step.assignees),
+                "escalation_step": step.step,
+                "escalation_round": step.round,
+                "escalate_at": step.escalate_at,
+            },
+            {"assignees": list(step.assignees)},
+        )
+    if verb is Verb.ESCALATE:
+        return _escalate(settings, incident, args, now, lang)
+    if verb is Verb.SNOOZE:
+        until = now + timedelta(minutes=args["minutes"])
+        return _Change(
+            {
+                "status": Status.ACKNOWLEDGED.value,
+                "acked_by": incident.acked_by or actor,
+                "acked_at": incident.acked_at or now,
+                "snoozed_until": until,
+                "escalate_at": None,
+            },
+            {"minutes": args["minutes"], "until": until.isoformat()},
+        )
+    if verb is Verb.ASSIGN:
+        return _Change(
+            {"assignees": [args["member"]], "escalate_at": None}, {"assignees": [args["member"]]}
+        )
+    if verb is Verb.SEVERITY:
+        return _Change(
+            {"severity": args["severity"].value},
+            {"from": incident.severity.value, "to": args["severity"].value},
+        )
+    return _Change({}, {"text": args["text"]})
+
+
+def _escalate(
+    settings: Settings, incident: Incident, args: dict[str, Any], now: datetime, lang: str
+) -> _Change:
+    reset = {
+        "status": Status.TRIGGERED.value,
+        "acked_by": None,
+        "acked_at": None,
+        "snoozed_until": None,
+    }
+    if "member" in args:
+        return _Change(
+            {**reset, "assignees": [args["member"]], "escalate_at": None},
+            {"assignees": [args["member"]]},
+        )
+    step = next_step(
+        settings, incident.service, incident.escalation_step, incident.escalation_round, now
+    )
+    if step is None:
+        raise ActionRefused(
+            messages.text("no_next_step", lang, number=incident.number), "no_next_step"
+        )
+    return _Change(
+        {
+            **reset,
+            "assignees": list(step.assignees),
+            "escalation_step": step.step,
+            "escalation_round": step.round,
+            "escalate_at": step.escalate_at,
+        },
+        {"assignees": list(step.assignees), "step": step.step},
+    )
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """The REST shape of an outcome."""
+    return {
+        "changed": outcome.changed,
+        "code": outcome.code,
+        "message": outcome.message,
+        "incident": incident_json(outcome.incident) if outcome.incident else None,
+    }

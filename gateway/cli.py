@@ -1,0 +1,154 @@
+"""The ``ackgate`` command: serve, check-config, db upgrade, link, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Settings, load_settings, split_listen
+from gateway.errors import ConfigError, MalformedPayload
+
+DEFAULT_CONFIG = os.environ.get("ACKGATE_CONFIG", "ackgate.toml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ackgate", description="Chat-first on-call gateway.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML file (default %(default)s)")
+        p.add_argument("--database-url", help="overrides database.url")
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the gateway"))
+    serve.add_argument("--listen", help="HOST:PORT, overrides server.listen")
+    with_config(sub.add_parser("check-config", help="validate the configuration file"))
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    with_config(db_sub.add_parser("upgrade", help="apply pending migrations"))
+    link = with_config(sub.add_parser("link", help="print a signed link to an incident page"))
+    link.add_argument("incident", help="incident number, e.g. 42")
+    link.add_argument("--member", required=True, help="the member the link acts as")
+    link.add_argument("--ttl", default=None, help="lifetime, e.g. 90m, 24h, 7d")
+    sim = with_config(sub.add_parser("simulate", help="show what an alert payload would do"))
+    sim.add_argument("alert", type=Path, help="JSON file as the monitoring tool would send it")
+    sim.add_argument("--integration", help="integration name (default: the only one)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "database_url", None):
+        overrides["database.url"] = args.database_url
+    if getattr(args, "listen", None):
+        overrides["server.listen"] = args.listen
+    return load_settings(Path(args.config), overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        if args.command == "check-config":
+            for line in exc.errors:
+                print(line)
+        else:
+            print("ackgate: invalid configuration:", file=sys.stderr)
+            for line in exc.errors:
+                print(f"  {line}", file=sys.stderr)
+        return 1
+    if args.command == "check-config":
+        print("OK")
+        return 0
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "db":
+        from storage.migrate import upgrade  # noqa: PLC0415
+
+        asyncio.run(upgrade(settings.database.url, settings.database.schema_name))
+        print("database is up to date")
+        return 0
+    if args.command == "link":
+        return _link(settings, args)
+    return _simulate(settings, args)
+
+
+def _serve(settings: Settings) -> int:
+    from aiohttp import web  # noqa: PLC0415 - keep check-config fast
+
+    from gateway.logsetup import configure  # noqa: PLC0415
+    from gateway.web.app import create_app  # noqa: PLC0415
+
+    configure(settings.logging.level, settings.logging.json_lines)
+    host, port = split_listen(settings.server.listen)
+    web.run_app(
+        create_app(settings), host=host, port=port, print=None, access_log=None, shutdown_timeout=10
+    )
+    return 0
+
+
+def _link(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from gateway.clock import SystemClock  # noqa: PLC0415
+    from gateway.links import LinkSigner, parse_ttl  # noqa: PLC0415
+
+    if args.member not in settings.members:
+        print(f"ackgate: no member named {args.member!r}", file=sys.stderr)
+        return 1
+    number = args.incident.lstrip("#")
+    if not number.isdigit():
+        print(f"ackgate: {args.incident!r} is not an incident number", file=sys.stderr)
+        return 1
+    try:
+        ttl = parse_ttl(args.ttl) if args.ttl else timedelta(hours=settings.server.link_ttl_h)
+    except ValueError:
+        print(f"ackgate: --ttl {args.ttl!r}: use e.g. 90m, 24h, 7d", file=sys.stderr)
+        return 1
+    signer = LinkSigner(settings.server.secret_key.get_secret_value())
+    print(
+        signer.url(
+            settings.server.base_url,
+            args.member,
+            int(number),
+            SystemClock().now(),
+            ttl,
+        )
+    )
+    return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.ingest.simulate import simulate  # noqa: PLC0415
+
+    name = args.integration
+    if name is None:
+        if len(settings.integrations) != 1:
+            print("ackgate: name the integration with --integration", file=sys.stderr)
+            return 1
+        name = next(iter(settings.integrations))
+    if name not in settings.integrations:
+        print(f"ackgate: no integration named {name!r}", file=sys.stderr)
+        return 1
+    try:
+        body = json.loads(args.alert.read_text(encoding="utf-8"))
+        report = asyncio.run(simulate(settings, name, body))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"ackgate: cannot read {args.alert}: {exc}", file=sys.stderr)
+        return 1
+    except MalformedPayload as exc:
+        print(f"ackgate: {args.alert}: {exc.message}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

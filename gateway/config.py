@@ -1,0 +1,357 @@
+"""The TOML configuration: pydantic models that refuse unknown keys, ``${ENV}`` secrets,
+and cross-reference checks whose errors name the exact key path."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from gateway.domain import Severity
+from gateway.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Strict):
+    """The HTTP listener and how links to it are made."""
+
+    listen: str = "127.0.0.1:8080"
+    public_url: str | None = None
+    secret_key: SecretStr = Field(min_length=16)
+    max_body_kb: int = Field(default=1024, gt=0)
+    link_ttl_h: float = Field(default=24.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """The URL people are sent to, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = split_listen(self.listen)
+        return f"http://{host}:{port}"
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` → ``(host, port)``; raises ValueError with a readable message."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+class DatabaseSettings(Strict):
+    """Where state lives: SQLite by default, PostgreSQL for several replicas."""
+
+    url: str = "sqlite+aiosqlite:///ackgate.db"
+    pool_size: int = Field(default=10, gt=0)
+    schema_name: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class IntegrationSettings(Strict):
+    """One alert source: its format, token and how its fields map to ours."""
+
+    format: Literal["alertmanager", "grafana", "generic"]
+    token: SecretStr = Field(min_length=8)
+    severity_label: str = "severity"
+    severity_map: dict[str, Severity] = Field(default_factory=dict)
+    default_severity: Severity = Severity.WARNING
+    close_on_resolve: bool = True
+
+
+class IdentitySettings(Strict):
+    """A chat account that belongs to a member."""
+
+    platform: str
+    user_id: str
+    workspace: str = ""
+
+
+class MemberSettings(Strict):
+    """A person who can be paged and can act."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    timezone: str = "UTC"
+    identities: list[IdentitySettings] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class ApiTokenSettings(Strict):
+    """A bearer token for the REST API that acts as one member."""
+
+    token: SecretStr = Field(min_length=8)
+    member: str
+    admin: bool = False  # may act on behalf of any member (e.g. an automation)
+
+
+class EscalationLevel(Strict):
+    """One step: who is paged, and how long they have to ack before the next step."""
+
+    targets: list[str] = Field(min_length=1)
+    wait_min: float = Field(default=30.0, gt=0)
+
+
+class EscalationSettings(Strict):
+    """Ordered levels, optionally repeated."""
+
+    levels: list[EscalationLevel] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0)
+
+
+class WebhookDestination(Strict):
+    """POST every incident event as JSON to a URL."""
+
+    kind: Literal["webhook"] = "webhook"
+    url: HttpUrl
+    secret: SecretStr | None = None
+    severities: list[Severity] | None = None
+
+
+Destination = Annotated[WebhookDestination, Field(discriminator="kind")]
+
+
+class ServiceSettings(Strict):
+    """Owns incidents: who is paged and which destinations follow them."""
+
+    description: str = ""
+    escalation: EscalationSettings | None = None
+    notify: list[Destination] = Field(default_factory=list)
+
+
+class RouteRule(Strict):
+    """Alerts matching every given condition go to ``service``; first match wins."""
+
+    service: str
+    integration: str | None = None
+    severity: list[Severity] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class RoutingSettings(Strict):
+    """Routing rules and the service that catches the rest."""
+
+    default_service: str = "default"
+    rules: list[RouteRule] = Field(default_factory=list)
+
+
+class OutboxSettings(Strict):
+    """How deliveries are retried."""
+
+    max_attempts: int = Field(default=8, gt=0)
+    base_delay_s: float = Field(default=2.0, gt=0)
+    max_delay_s: float = Field(default=600.0, gt=0)
+    send_timeout_s: float = Field(default=10.0, gt=0)
+    batch_size: int = Field(default=50, gt=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    lease_s: float = Field(default=60.0, gt=0)
+
+
+class LoggingSettings(Strict):
+    """Log level and format (JSON lines unless on a terminal, unless told)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool | None = None
+
+
+class Settings(Strict):
+    """The whole configuration file."""
+
+    server: ServerSettings
+    database: DatabaseSettings = DatabaseSettings()
+    integrations: dict[str, IntegrationSettings] = Field(default_factory=dict)
+    members: dict[str, MemberSettings] = Field(default_factory=dict)
+    api_tokens: list[ApiTokenSettings] = Field(default_factory=list)
+    services: dict[str, ServiceSettings] = Field(default_factory=dict)
+    routing: RoutingSettings = RoutingSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read, substitute, validate and cross-check ``path``; raises ConfigError listing all."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_settings(raw, base_dir=path.resolve().parent, overrides=overrides)
+
+
+def parse_settings(
+    raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Validate an already-parsed TOML document (see ``load_settings``)."""
+    errors: list[str] = []
+    doc = _substitute(raw, (), errors)
+    for dotted, value in (overrides or {}).items():
+        section, key = dotted.split(".", 1)
+        doc.setdefault(section, {})[key] = value
+    if errors:
+        raise ConfigError(errors)
+    db = doc.get("database")
+    if isinstance(db, dict) and isinstance(db.get("url"), str):
+        db["url"] = _anchor_sqlite(db["url"], base_dir)
+    else:
+        doc.setdefault("database", {})
+        if isinstance(doc["database"], dict):
+            doc["database"]["url"] = _anchor_sqlite(DatabaseSettings().url, base_dir)
+    try:
+        settings = Settings.model_validate(doc)
+    except ValidationError as exc:
+        raise ConfigError([_format_error(e) for e in exc.errors()]) from None
+    problems = cross_check(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _substitute(value: Any, path: tuple[str | int, ...], errors: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*path, k), errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*path, i), errors) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                errors.append(f"{key_path(path)}: environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return _ENV_REF.sub(lookup, value)
+    return value
+
+
+def _anchor_sqlite(url: str, base_dir: Path) -> str:
+    """A relative SQLite path means "beside the config file"."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix):
+        rest = url[len(prefix) :]
+        if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
+            return prefix + str(base_dir / rest)
+    return url
+
+
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """``("services", "db", "levels", 1, "wait_min")`` → ``services.db.levels[1].wait_min``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _format_error(err: Any) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "greater_than":
+        message = f"must be > {ctx.get('gt')}"
+    elif kind == "greater_than_equal":
+        message = f"must be >= {ctx.get('ge')}"
+    elif kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind == "missing":
+        message = "required"
+    elif kind == "too_short":
+        message = f"needs at least {ctx.get('min_length')} item(s)"
+    elif kind == "string_too_short":
+        message = f"must be at least {ctx.get('min_length')} characters"
+    else:
+        message = err["msg"][0].lower() + err["msg"][1:]
+        message = message.removeprefix("value error, ")
+    return f"{key_path(loc)}: {message}"
+
+
+_UNION_TAGS = {"webhook"}
+
+
+def cross_check(settings: Settings) -> list[str]:
+    """References between sections that pydantic cannot see."""
+    problems: list[str] = []
+    members = settings.members
+    for i, api in enumerate(settings.api_tokens):
+        if api.member not in members:
+            problems.append(f"api_tokens[{i}].member: no member named {api.member!r}")
+    for name, service in settings.services.items():
+        if service.escalation is None:
+            continue
+        for li, level in enumerate(service.escalation.levels):
+            for ti, target in enumerate(level.targets):
+                if target not in members:
+                    problems.append(
+                        f"services.{name}.escalation.levels[{li}].targets[{ti}]: "
+                        f"no member named {target!r}"
+                    )
+    if settings.routing.default_service not in settings.services:
+        problems.append(
+            f"routing.default_service: no service named {settings.routing.default_service!r}"
+        )
+    for i, rule in enumerate(settings.routing.rules):
+        if rule.service not in settings.services:
+            problems.append(f"routing.rules[{i}].service: no service named {rule.service!r}")
+        if rule.integration is not None and rule.integration not in settings.integrations:
+            problems.append(
+                f"routing.rules[{i}].integration: no integration named {rule.integration!r}"
+            )
+    seen_tokens: dict[str, str] = {}
+    for name, integ in settings.integrations.items():
+        token = integ.token.get_secret_value()
+        if token in seen_tokens:
+            problems.append(
+                f"integrations.{name}.token: the same token as integrations.{seen_tokens[token]}"
+            )
+        seen_tokens[token] = name
+    seen_identities: set[tuple[str, str, str]] = set()
+    for name, member in members.items():
+        for i, ident in enumerate(member.identities):
+            key = (ident.platform, ident.workspace, ident.user_id)
+            if key in seen_identities:
+                problems.append(f"members.{name}.identities[{i}]: linked to two members")
+            seen_identities.add(key)
+    return problems

@@ -1,0 +1,1 @@
+"""Alert intake: parse monitoring-tool payloads and turn them into incidents."""

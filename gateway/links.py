@@ -1,0 +1,65 @@
+"""Signed, expiring links that let a member open and act on one incident without logging in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from gateway.errors import Unauthorized
+
+_SALT = "ackgate.incident-link.v1"
+
+
+class LinkExpired(Unauthorized):
+    """The link was genuine but its time is up."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkGrant:
+    """What a valid link allows: ``member`` may act on incident ``incident`` until ``expires``."""
+
+    member: str
+    incident: int
+    expires: datetime
+
+
+class LinkSigner:
+    """Makes and checks link tokens: HMAC over member, incident and expiry."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeSerializer(secret_key, salt=_SALT)
+
+    def token(self, member: str, incident: int, expires: datetime) -> str:
+        """A token for the ``t`` query parameter."""
+        return self._serializer.dumps([member, incident, int(expires.timestamp())])
+
+    def url(self, base_url: str, member: str, incident: int, now: datetime, ttl: timedelta) -> str:
+        """The full link to an incident page."""
+        return f"{base_url}/incidents/{incident}?t={self.token(member, incident, now + ttl)}"
+
+    def check(self, token: str, incident: int, now: datetime) -> LinkGrant:
+        """The grant in ``token`` for ``incident``; raises Unauthorized or LinkExpired."""
+        try:
+            member, number, expires_ts = self._serializer.loads(token)
+        except (BadSignature, ValueError, TypeError):
+            raise Unauthorized("link_invalid") from None
+        if not isinstance(member, str) or number != incident or not isinstance(expires_ts, int):
+            raise Unauthorized("link_invalid")
+        expires = datetime.fromtimestamp(expires_ts, tz=now.tzinfo)
+        if expires <= now:
+            raise LinkExpired("link_expired")
+        return LinkGrant(member=member, incident=incident, expires=expires)
+
+
+def parse_ttl(text: str) -> timedelta:
+    """``90m``, ``24h``, ``7d`` (or plain seconds) → timedelta; raises ValueError."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    unit = text[-1] if text and text[-1] in units else "s"
+    number = text[:-1] if text and text[-1] in units else text
+    seconds = float(number) * units[unit]
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return timedelta(seconds=seconds)

@@ -1,0 +1,152 @@
+"""Every sentence a person reads, in English and Chinese, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Lang = str
+
+_TEXT: dict[str, dict[Lang, str]] = {
+    "acked": {"en": "Acknowledged by {actor}", "zh": "已由 {actor} 认领"},
+    "closed": {"en": "Closed by {actor}", "zh": "已由 {actor} 关闭"},
+    "reopened": {"en": "Reopened by {actor}", "zh": "已由 {actor} 重新打开"},
+    "escalated": {"en": "Escalated by {actor} to {targets}", "zh": "{actor} 已升级给 {targets}"},
+    "commented": {"en": "Comment added by {actor}", "zh": "{actor} 添加了评论"},
+    "snoozed": {
+        "en": "Snoozed by {actor} until {until}",
+        "zh": "{actor} 已暂缓至 {until}",
+    },
+    "assigned": {"en": "Assigned to {targets} by {actor}", "zh": "{actor} 已分派给 {targets}"},
+    "severity_changed": {
+        "en": "Severity set to {severity} by {actor}",
+        "zh": "{actor} 已将级别改为 {severity}",
+    },
+    "already_acked": {
+        "en": "#{number} is already acknowledged by {who} at {at}",
+        "zh": "#{number} 已由 {who} 于 {at} 认领",
+    },
+    "already_closed": {
+        "en": "#{number} is already closed by {who} at {at}",
+        "zh": "#{number} 已由 {who} 于 {at} 关闭",
+    },
+    "not_closed": {"en": "#{number} is not closed", "zh": "#{number} 尚未关闭"},
+    "refused_closed": {
+        "en": "#{number} is closed; reopen it first",
+        "zh": "#{number} 已关闭，请先重新打开",
+    },
+    "no_next_step": {
+        "en": "#{number} has no further escalation level; name a member to escalate to",
+        "zh": "#{number} 没有更高的升级层级，请指定要升级给的成员",
+    },
+    "unknown_user": {
+        "en": "Your {platform} account is not linked to an ackgate member yet. "
+        "Ask an admin to map it, or link it yourself from your profile.",
+        "zh": "你的 {platform} 账号尚未关联到 ackgate 成员。请联系管理员添加映射，或自行关联。",
+    },
+    "unknown_member": {"en": "No member named {member}", "zh": "没有名为 {member} 的成员"},
+    "bad_args": {"en": "{detail}", "zh": "{detail}"},
+    "link_expired": {
+        "en": "This link has expired. Ask for a new one, or open the incident from chat.",
+        "zh": "此链接已过期，请重新获取，或从聊天中打开事件。",
+    },
+    "link_invalid": {
+        "en": "This link is not valid. It may have been changed or cut short.",
+        "zh": "此链接无效，可能已被修改或不完整。",
+    },
+    "not_found": {"en": "Incident #{number} does not exist", "zh": "事件 #{number} 不存在"},
+    # --- the web pages (gateway/web/pages.py and its templates) ---
+    "web_no_access": {
+        "en": "Open this page from the link in your notification, or log in with an API token.",
+        "zh": "请通过通知中的链接打开此页面，或使用 API 令牌登录。",
+    },
+    "web_title_denied": {"en": "Access denied", "zh": "无法访问"},
+    "web_title_not_found": {"en": "Not found", "zh": "未找到"},
+    "web_title_bad_request": {"en": "Bad request", "zh": "请求无效"},
+    "web_page_not_found": {"en": "There is no such page.", "zh": "没有这个页面。"},
+    "web_unknown_verb": {"en": "Unknown action: {verb}", "zh": "未知操作：{verb}"},
+    "web_bad_filter": {
+        "en": "Unknown {name} filter: {value}",
+        "zh": "未知的{name}筛选条件：{value}",
+    },
+    "web_comment_empty": {"en": "Write a comment first.", "zh": "请先填写评论。"},
+    "web_acting_as": {"en": "You act as {member}", "zh": "当前操作人：{member}"},
+    "web_all_incidents": {"en": "All incidents", "zh": "全部事件"},
+    "web_incidents": {"en": "Incidents", "zh": "事件"},
+    "web_status": {"en": "Status", "zh": "状态"},
+    "web_severity": {"en": "Severity", "zh": "级别"},
+    "web_service": {"en": "Service", "zh": "服务"},
+    "web_assignees": {"en": "Assignees", "zh": "处理人"},
+    "web_created": {"en": "Created", "zh": "创建时间"},
+    "web_description": {"en": "Description", "zh": "描述"},
+    "web_alerts": {"en": "Alerts", "zh": "告警"},
+    "web_timeline": {"en": "Timeline", "zh": "时间线"},
+    "web_source": {"en": "Source", "zh": "来源"},
+    "web_via": {"en": "via {source}", "zh": "来自 {source}"},
+    "web_status_triggered": {"en": "Triggered", "zh": "已触发"},
+    "web_status_acknowledged": {"en": "Acknowledged", "zh": "已认领"},
+    "web_status_closed": {"en": "Closed", "zh": "已关闭"},
+    "web_severity_critical": {"en": "Critical", "zh": "严重"},
+    "web_severity_warning": {"en": "Warning", "zh": "警告"},
+    "web_severity_info": {"en": "Info", "zh": "提示"},
+    "web_alert_firing": {"en": "Firing", "zh": "告警中"},
+    "web_alert_resolved": {"en": "Resolved", "zh": "已恢复"},
+    "web_button_ack": {"en": "Acknowledge", "zh": "认领"},
+    "web_button_close": {"en": "Close", "zh": "关闭"},
+    "web_button_escalate": {"en": "Escalate", "zh": "升级"},
+    "web_button_reopen": {"en": "Reopen", "zh": "重新打开"},
+    "web_button_snooze": {"en": "Snooze 1 h", "zh": "暂缓 1 小时"},
+    "web_button_comment": {"en": "Add comment", "zh": "添加评论"},
+    "web_escalate_to": {"en": "Escalate to", "zh": "升级给"},
+    "web_next_level": {"en": "the next level", "zh": "下一层级"},
+    "web_comment_label": {"en": "Comment", "zh": "评论"},
+    "web_kind_triggered": {"en": "Triggered", "zh": "触发"},
+    "web_kind_acknowledged": {"en": "Acknowledged", "zh": "认领"},
+    "web_kind_closed": {"en": "Closed", "zh": "关闭"},
+    "web_kind_reopened": {"en": "Reopened", "zh": "重新打开"},
+    "web_kind_escalated": {"en": "Escalated", "zh": "升级"},
+    "web_kind_commented": {"en": "Comment", "zh": "评论"},
+    "web_kind_snoozed": {"en": "Snoozed", "zh": "暂缓"},
+    "web_kind_snooze_expired": {"en": "Snooze ended", "zh": "暂缓结束"},
+    "web_kind_assigned": {"en": "Assigned", "zh": "分派"},
+    "web_kind_severity_changed": {"en": "Severity changed", "zh": "级别变更"},
+    "web_kind_escalation_exhausted": {"en": "No more escalation levels", "zh": "升级层级已用尽"},
+    "web_all": {"en": "All", "zh": "全部"},
+    "web_filter": {"en": "Filter", "zh": "筛选"},
+    "web_no_incidents": {"en": "No incidents match.", "zh": "没有符合条件的事件。"},
+    "web_page_of": {
+        "en": "Page {page} of {pages} · {total} incidents",
+        "zh": "第 {page}/{pages} 页 · 共 {total} 个事件",
+    },
+    "web_previous": {"en": "Previous", "zh": "上一页"},
+    "web_next": {"en": "Next", "zh": "下一页"},
+    "web_login": {"en": "Log in", "zh": "登录"},
+    "web_login_intro": {
+        "en": "Paste an API token from the gateway's configuration to open the console.",
+        "zh": "粘贴网关配置中的 API 令牌以打开控制台。",
+    },
+    "web_api_token": {"en": "API token", "zh": "API 令牌"},
+    "web_login_failed": {"en": "This API token is not valid.", "zh": "此 API 令牌无效。"},
+}
+
+
+def text(key: str, lang: Lang = "en", **values: Any) -> str:
+    """The sentence ``key`` in ``lang`` (English when unknown), filled with ``values``."""
+    forms = _TEXT[key]
+    return forms.get(lang, forms["en"]).format(**values)
+
+
+def pick_language(accept_language: str | None) -> Lang:
+    """``zh`` when the browser prefers Chinese over English, else ``en``."""
+    if not accept_language:
+        return "en"
+    best: tuple[float, Lang] = (-1.0, "en")
+    for part in accept_language.split(","):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang in ("zh", "en") and weight > best[0]:
+            best = (weight, lang)
+    return best[1]

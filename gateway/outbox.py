@@ -1,0 +1,282 @@
+"""The outbox dispatcher: claims due deliveries, hands them to senders, records what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from gateway.clock import Clock
+from gateway.config import OutboxSettings
+from gateway.domain import JSONObject
+from gateway.errors import PlatformError, RateLimited, Rejected, Unavailable
+from gateway.metrics import Metrics
+from storage import tables as t
+from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One claimed delivery handed to a sender."""
+
+    delivery_id: int
+    incident_id: int
+    channel: str
+    destination: JSONObject
+    payload: JSONObject
+    attempt: int  # 1-based
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What a successful send returns: the platform's reference, to update the message later."""
+
+    message_ref: str | None = None
+
+
+class Sender(Protocol):
+    """Sends a job to one channel; raises a PlatformError subclass when it fails."""
+
+    channel: str
+
+    async def send(self, job: Job) -> SendResult:
+        """Deliver ``job`` once."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    job: Job
+    lease_until: datetime
+    started_at: datetime
+    duration_s: float
+    result: SendResult | None = None
+    error: PlatformError | None = None
+
+
+class Dispatcher:
+    """Runs the outbox: claim a batch, send it concurrently, record every result."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        settings: OutboxSettings,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        worker_id: str = "",
+    ) -> None:
+        self._db = db
+        self._senders = senders
+        self._settings = settings
+        self._clock = clock
+        self._metrics = metrics
+        self._worker_id = worker_id
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """New work was written: run soon instead of after ``poll_interval_s``."""
+        self._woken.set()
+
+    async def run(self) -> None:
+        """Dispatch until cancelled; an unexpected error is logged and the loop goes on."""
+        while True:
+            # Cleared before the batch, so a wake() that arrives during it is not lost.
+            self._woken.clear()
+            try:
+                claimed = await self.run_once()
+            # The outbox must outlive any one bad batch (database restart, a bug in a row);
+            # the leases it took expire and the rows are claimed again.
+            except Exception:
+                log.exception("outbox worker %s: batch failed", self._worker_id or "-")
+                claimed = 0
+            if not claimed:
+                await self._idle()
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it, record the results; returns how many were claimed."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        lease_until, jobs = claimed
+        outcomes = await asyncio.gather(*(self._attempt(job, lease_until) for job in jobs))
+        await self._record(outcomes)
+        return len(jobs)
+
+    async def _idle(self) -> None:
+        try:
+            async with asyncio.timeout(self._settings.poll_interval_s):
+                await self._woken.wait()
+        except TimeoutError:
+            pass
+
+    async def _claim(self) -> tuple[datetime, list[Job]] | None:
+        d = t.deliveries.c
+        async with self._db.write() as conn:
+            now = self._clock.now()
+            lease_until = now + timedelta(seconds=self._settings.lease_s)
+            due = sa.or_(
+                sa.and_(d.state == "pending", d.due_at <= now),
+                # A worker that claimed these crashed or hung: its lease ran out.
+                sa.and_(d.state == "sending", d.lease_until < now),
+            )
+            pick = (
+                sa.select(d.id).where(due).order_by(d.due_at, d.id).limit(self._settings.batch_size)
+            )
+            if self._db.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            ids = list((await conn.execute(pick)).scalars())
+            if not ids:
+                return None
+            rows = await conn.execute(
+                t.deliveries.update()
+                .where(d.id.in_(ids))
+                .values(state="sending", lease_until=lease_until, attempts=d.attempts + 1)
+                .returning(d.id, d.incident_id, d.channel, d.destination, d.payload, d.attempts)
+            )
+            jobs = [
+                Job(
+                    delivery_id=row.id,
+                    incident_id=row.incident_id,
+                    channel=row.channel,
+                    destination=dict(row.destination or {}),
+                    payload=dict(row.payload or {}),
+                    attempt=row.attempts,
+                )
+                for row in rows
+            ]
+        order = {delivery_id: i for i, delivery_id in enumerate(ids)}
+        jobs.sort(key=lambda job: order[job.delivery_id])
+        return lease_until, jobs
+
+    async def _attempt(self, job: Job, lease_until: datetime) -> _Outcome:
+        started_at = self._clock.now()
+        # Durations come from the monotonic clock: the injectable one tells the time of day.
+        started = time.perf_counter()
+
+        def done(result: SendResult | None = None, error: PlatformError | None = None) -> _Outcome:
+            return _Outcome(
+                job, lease_until, started_at, time.perf_counter() - started, result, error
+            )
+
+        sender = self._senders.get(job.channel)
+        if sender is None:
+            return done(error=Rejected(f"no sender for channel {job.channel}", code="no_sender"))
+        timeout_s = self._settings.send_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await sender.send(job)
+        except PlatformError as exc:
+            outcome = done(error=exc)
+        except TimeoutError:
+            outcome = done(error=Unavailable(f"no answer within {timeout_s:g}s"))
+        # A sender's bug must not take the rest of the batch down with it; the delivery is
+        # retried like any transient failure and the traceback is logged here, once.
+        except Exception as exc:
+            log.exception("sender for %s raised on delivery %s", job.channel, job.delivery_id)
+            outcome = done(error=Unavailable(repr(exc)))
+        else:
+            outcome = done(result=result)
+        self._metrics.delivery_seconds.labels(job.channel).observe(outcome.duration_s)
+        return outcome
+
+    async def _record(self, outcomes: Sequence[_Outcome]) -> None:
+        d = t.deliveries.c
+        changed: list[tuple[_Outcome, str, float]] = []
+        async with self._db.write() as conn:
+            now = self._clock.now()
+            await conn.execute(
+                t.delivery_attempts.insert(),
+                [
+                    {
+                        "delivery_id": o.job.delivery_id,
+                        "at": o.started_at,
+                        "ok": o.error is None,
+                        "error": None if o.error is None else _describe(o.error),
+                        "duration_ms": o.duration_s * 1000,
+                    }
+                    for o in outcomes
+                ],
+            )
+            for o in outcomes:
+                state, delay_s, values = self._next_state(o, now)
+                # Only our own claim may be settled: if the lease ran out and another worker
+                # took the row, its result wins and this one is just history.
+                result = await conn.execute(
+                    t.deliveries.update()
+                    .where(
+                        d.id == o.job.delivery_id,
+                        d.state == "sending",
+                        d.lease_until == o.lease_until,
+                        d.attempts == o.job.attempt,
+                    )
+                    .values(values)
+                )
+                if result.rowcount:
+                    changed.append((o, state, delay_s))
+                else:
+                    log.warning(
+                        "delivery %s: lease lost before its result was recorded", o.job.delivery_id
+                    )
+        for o, state, delay_s in changed:
+            self._report(o, state, delay_s)
+
+    def _next_state(self, o: _Outcome, now: datetime) -> tuple[str, float, JSONObject]:
+        """``(metric state, retry delay, column values)`` for one outcome."""
+        if o.error is None:
+            ref = o.result.message_ref if o.result else None
+            values = {"state": "sent", "message_ref": ref, "sent_at": now, "last_error": None}
+            return "sent", 0.0, {**values, "lease_until": None}
+        values = {"lease_until": None, "last_error": _describe(o.error)}
+        if not o.error.retryable or o.job.attempt >= self._settings.max_attempts:
+            return "failed", 0.0, {**values, "state": "failed"}
+        delay_s = self._backoff_s(o.job.attempt, o.error)
+        due_at = now + timedelta(seconds=delay_s)
+        return "retry", delay_s, {**values, "state": "pending", "due_at": due_at}
+
+    def _backoff_s(self, attempt: int, error: PlatformError) -> float:
+        """Full jitter (uniform up to an exponential cap), but never sooner than Retry-After."""
+        s = self._settings
+        cap = min(s.max_delay_s, s.base_delay_s * 2 ** (attempt - 1))
+        delay = random.uniform(0, cap)  # noqa: S311 - spreading retries, not a secret
+        if isinstance(error, RateLimited):
+            delay = max(delay, error.retry_after_s)
+        return delay
+
+    def _report(self, o: _Outcome, state: str, delay_s: float) -> None:
+        job = o.job
+        self._metrics.deliveries.labels(job.channel, state).inc()
+        if o.error is None:
+            log.info("delivery %s to %s sent", job.delivery_id, job.channel)
+        elif state == "retry":
+            log.info(
+                "delivery %s to %s: attempt %s failed, next in %.1fs: %s",
+                job.delivery_id,
+                job.channel,
+                job.attempt,
+                delay_s,
+                _describe(o.error),
+            )
+        else:
+            log.warning(
+                "delivery %s to %s failed for good: %s",
+                job.delivery_id,
+                job.channel,
+                _describe(o.error),
+            )
+
+
+def _describe(error: PlatformError) -> str:
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]

@@ -1,0 +1,1 @@
+"""The HTTP surface: app factory, REST API, ingest, web pages."""

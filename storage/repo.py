@@ -1,0 +1,362 @@
+"""Queries that return domain objects; the only place outside migrations that knows the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain import AlertView, Incident, Severity, Status, TimelineEntry
+from storage import tables as t
+
+Values = dict[str, Any]
+
+
+def _incident(
+    row: RowMapping, alerts: Sequence[AlertView] = (), timeline: Sequence[TimelineEntry] = ()
+) -> Incident:
+    return Incident(
+        number=row["id"],
+        title=row["title"],
+        description=row["description"],
+        severity=Severity(row["severity"]),
+        status=Status(row["status"]),
+        service=row["service"],
+        integration=row["integration"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        acked_by=row["acked_by"],
+        acked_at=row["acked_at"],
+        closed_by=row["closed_by"],
+        closed_at=row["closed_at"],
+        assignees=tuple(row["assignees"] or ()),
+        escalation_step=row["escalation_step"],
+        escalation_round=row["escalation_round"],
+        escalate_at=row["escalate_at"],
+        snoozed_until=row["snoozed_until"],
+        alert_count=row["alert_count"],
+        labels=dict(row["labels"] or {}),
+        alerts=tuple(alerts),
+        timeline=tuple(timeline),
+    )
+
+
+def is_postgres(conn: AsyncConnection) -> bool:
+    """Whether row locks and advisory locks are available."""
+    return conn.dialect.name == "postgresql"
+
+
+async def lock_keys(conn: AsyncConnection, keys: Iterable[str]) -> None:
+    """Serialise writers that touch the same dedup/group keys (PostgreSQL only).
+
+    SQLite already has one writer at a time.
+    """
+    ordered = sorted(set(keys))
+    if not ordered or not is_postgres(conn):
+        return
+    await conn.execute(
+        sa.text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+            "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+        ),
+        {"keys": ordered},
+    )
+
+
+async def load_incident(
+    conn: AsyncConnection, number: int, *, lock: bool = False, details: bool = False
+) -> Incident | None:
+    """One incident; ``lock`` takes its row lock (PostgreSQL), ``details`` adds alerts/timeline."""
+    query = sa.select(t.incidents).where(t.incidents.c.id == number)
+    if lock and is_postgres(conn):
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        return None
+    if not details:
+        return _incident(row)
+    alert_rows = (
+        await conn.execute(
+            sa.select(t.alerts).where(t.alerts.c.incident_id == number).order_by(t.alerts.c.id)
+        )
+    ).mappings()
+    alerts = [
+        AlertView(
+            dedup_key=a["dedup_key"],
+            title=a["title"],
+            description=a["description"],
+            severity=Severity(a["severity"]),
+            status=a["status"],
+            labels=a["labels"] or {},
+            details=a["details"] or {},
+            starts_at=a["starts_at"],
+            ends_at=a["ends_at"],
+            source_url=a["source_url"],
+            count=a["count"],
+            last_seen=a["last_seen"],
+        )
+        for a in alert_rows
+    ]
+    timeline = await load_timeline(conn, number)
+    return _incident(row, alerts, timeline)
+
+
+async def load_timeline(conn: AsyncConnection, number: int) -> list[TimelineEntry]:
+    """An incident's timeline, oldest first."""
+    rows = (
+        await conn.execute(
+            sa.select(t.timeline)
+            .where(t.timeline.c.incident_id == number)
+            .order_by(t.timeline.c.at, t.timeline.c.id)
+        )
+    ).mappings()
+    return [
+        TimelineEntry(
+            at=r["at"], kind=r["kind"], actor=r["actor"], source=r["source"], data=r["data"] or {}
+        )
+        for r in rows
+    ]
+
+
+async def list_incidents(
+    conn: AsyncConnection,
+    *,
+    status: Sequence[str] = (),
+    service: str | None = None,
+    severity: Sequence[str] = (),
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Incident], int]:
+    """A page of incidents, newest first, and how many match in all."""
+    where: list[sa.ColumnElement[bool]] = []
+    if status:
+        where.append(t.incidents.c.status.in_(status))
+    if service:
+        where.append(t.incidents.c.service == service)
+    if severity:
+        where.append(t.incidents.c.severity.in_(severity))
+    total = (
+        await conn.execute(sa.select(sa.func.count()).select_from(t.incidents).where(*where))
+    ).scalar_one()
+    rows = (
+        await conn.execute(
+            sa.select(t.incidents)
+            .where(*where)
+            .order_by(t.incidents.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).mappings()
+    return [_incident(r) for r in rows], int(total)
+
+
+async def insert_incident(conn: AsyncConnection, values: Values) -> int:
+    """Create an incident; returns its number."""
+    result = await conn.execute(t.incidents.insert().values(**values).returning(t.incidents.c.id))
+    return int(result.scalar_one())
+
+
+async def update_incident(conn: AsyncConnection, number: int, values: Values) -> None:
+    """Change some of an incident's columns."""
+    await conn.execute(t.incidents.update().where(t.incidents.c.id == number).values(**values))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    """An alert whose incident is still open, found by its dedup key."""
+
+    id: int
+    incident_id: int
+    dedup_key: str
+    status: str
+    severity: str
+
+
+async def find_open_alerts(conn: AsyncConnection, open_keys: Sequence[str]) -> dict[str, OpenAlert]:
+    """Open alerts by their open key."""
+    if not open_keys:
+        return {}
+    a = t.alerts.c
+    rows = await conn.execute(
+        sa.select(a.id, a.incident_id, a.dedup_key, a.status, a.severity, a.open_key).where(
+            a.open_key.in_(open_keys)
+        )
+    )
+    return {
+        r.open_key: OpenAlert(r.id, r.incident_id, r.dedup_key, r.status, r.severity) for r in rows
+    }
+
+
+async def find_open_incident(conn: AsyncConnection, open_key: str) -> int | None:
+    """The open incident holding a group key, if any."""
+    row = await conn.execute(sa.select(t.incidents.c.id).where(t.incidents.c.open_key == open_key))
+    return row.scalar_one_or_none()
+
+
+async def insert_alerts(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Add alerts in one statement."""
+    if rows:
+        await conn.execute(t.alerts.insert(), list(rows))
+
+
+async def refresh_alerts(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Update alerts seen again (``id`` plus new status/last_seen/ends_at/count increment)."""
+    if not rows:
+        return
+    a = t.alerts.c
+    stmt = (
+        t.alerts.update()
+        .where(a.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            last_seen=sa.bindparam("b_last_seen"),
+            ends_at=sa.bindparam("b_ends_at"),
+            count=a.count + sa.bindparam("b_inc"),
+        )
+    )
+    await conn.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
+
+
+async def firing_counts(conn: AsyncConnection, incident_ids: Sequence[int]) -> dict[int, int]:
+    """How many alerts still fire, per incident."""
+    if not incident_ids:
+        return {}
+    a = t.alerts.c
+    rows = await conn.execute(
+        sa.select(a.incident_id, sa.func.count())
+        .where(a.incident_id.in_(incident_ids), a.status == "firing")
+        .group_by(a.incident_id)
+    )
+    counts = dict.fromkeys(incident_ids, 0)
+    counts.update({r[0]: int(r[1]) for r in rows})
+    return counts
+
+
+async def bump_incidents(conn: AsyncConnection, added: Mapping[int, int], now: datetime) -> None:
+    """Count alerts added to existing incidents."""
+    if not added:
+        return
+    c = t.incidents.c
+    stmt = (
+        t.incidents.update()
+        .where(c.id == sa.bindparam("b_id"))
+        .values(alert_count=c.alert_count + sa.bindparam("b_n"), updated_at=now)
+    )
+    await conn.execute(stmt, [{"b_id": i, "b_n": n} for i, n in added.items()])
+
+
+async def close_alerts(conn: AsyncConnection, incident_id: int) -> None:
+    """An incident closed: its alerts stop deduplicating, so new firings open a new incident."""
+    await conn.execute(
+        t.alerts.update().where(t.alerts.c.incident_id == incident_id).values(open_key=None)
+    )
+
+
+async def add_timeline(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Append timeline events."""
+    if rows:
+        await conn.execute(t.timeline.insert(), list(rows))
+
+
+async def add_deliveries(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Write notices to the outbox."""
+    if rows:
+        await conn.execute(t.deliveries.insert(), list(rows))
+
+
+async def member_for_identity(
+    conn: AsyncConnection, platform: str, workspace: str, platform_user_id: str
+) -> str | None:
+    """The member a chat account is linked to."""
+    i = t.identities.c
+    row = await conn.execute(
+        sa.select(i.member).where(
+            i.platform == platform, i.workspace == workspace, i.platform_user_id == platform_user_id
+        )
+    )
+    return row.scalar_one_or_none()
+
+
+async def sync_members(
+    conn: AsyncConnection, members: Sequence[Values], identities: Sequence[Values], now: datetime
+) -> None:
+    """Make the members and config-made identity links match the configuration."""
+    names = [m["name"] for m in members]
+    existing = set((await conn.execute(sa.select(t.members.c.name))).scalars())
+    for m in members:
+        if m["name"] in existing:
+            await conn.execute(t.members.update().where(t.members.c.name == m["name"]).values(**m))
+        else:
+            await conn.execute(t.members.insert().values(**m))
+    await conn.execute(t.identities.delete().where(t.identities.c.origin == "config"))
+    await conn.execute(t.identities.delete().where(t.identities.c.member.not_in(names)))
+    if identities:
+        rows = [{**i, "origin": "config", "created_at": now} for i in identities]
+        await conn.execute(t.identities.insert(), rows)
+
+
+async def processed_outcome(
+    conn: AsyncConnection, platform: str, callback_id: str
+) -> dict[str, Any] | None:
+    """The outcome recorded for a callback already handled."""
+    p = t.processed_callbacks.c
+    row = await conn.execute(
+        sa.select(p.outcome).where(p.platform == platform, p.callback_id == callback_id)
+    )
+    return row.scalar_one_or_none()
+
+
+async def record_processed(
+    conn: AsyncConnection, platform: str, callback_id: str, outcome: dict[str, Any], now: datetime
+) -> None:
+    """Remember a callback's outcome so a platform retry gets the same answer."""
+    await conn.execute(
+        t.processed_callbacks.insert().values(
+            platform=platform, callback_id=callback_id, outcome=outcome, at=now
+        )
+    )
+
+
+async def due_incidents(conn: AsyncConnection, now: datetime, limit: int) -> list[Incident]:
+    """Triggered incidents whose escalation is due, or snoozed ones whose snooze ran out.
+
+    Locked with SKIP LOCKED on PostgreSQL so two replicas never take the same one.
+    """
+    c = t.incidents.c
+    query = (
+        sa.select(t.incidents)
+        .where(
+            sa.or_(
+                sa.and_(c.status == Status.TRIGGERED.value, c.escalate_at <= now),
+                sa.and_(c.status == Status.ACKNOWLEDGED.value, c.snoozed_until <= now),
+            )
+        )
+        .order_by(c.id)
+        .limit(limit)
+    )
+    if is_postgres(conn):
+        query = query.with_for_update(skip_locked=True)
+    return [_incident(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    """Incidents per status."""
+    rows = await conn.execute(
+        sa.select(t.incidents.c.status, sa.func.count()).group_by(t.incidents.c.status)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def deliveries_for(conn: AsyncConnection, incident_id: int) -> list[Values]:
+    """Every delivery written for an incident, oldest first."""
+    rows = await conn.execute(
+        sa.select(t.deliveries)
+        .where(t.deliveries.c.incident_id == incident_id)
+        .order_by(t.deliveries.c.id)
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,1 @@
+"""Tests that drive the web pages in a real headless Chromium."""
