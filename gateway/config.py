@@ -291,9 +291,9 @@ def _format_error(err: Any) -> str:
     ctx = err.get("ctx") or {}
     kind = err["type"]
     if kind == "greater_than":
-        message = f"must be > {ctx.get('gt')}"
+        message = f"must be > {ctx.get('gt'):g}"
     elif kind == "greater_than_equal":
-        message = f"must be >= {ctx.get('ge')}"
+        message = f"must be >= {ctx.get('ge'):g}"
     elif kind == "extra_forbidden":
         message = "unknown key"
     elif kind == "missing":

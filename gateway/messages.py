@@ -114,8 +114,8 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "web_filter": {"en": "Filter", "zh": "筛选"},
     "web_no_incidents": {"en": "No incidents match.", "zh": "没有符合条件的事件。"},
     "web_page_of": {
-        "en": "Page {page} of {pages} · {total} incidents",
-        "zh": "第 {page}/{pages} 页 · 共 {total} 个事件",
+        "en": "Page {page} of {pages} ({total} in all)",
+        "zh": "第 {page}/{pages} 页（共 {total} 个）",
     },
     "web_previous": {"en": "Previous", "zh": "上一页"},
     "web_next": {"en": "Next", "zh": "下一页"},

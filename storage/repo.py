@@ -237,17 +237,30 @@ async def firing_counts(conn: AsyncConnection, incident_ids: Sequence[int]) -> d
     return counts
 
 
-async def bump_incidents(conn: AsyncConnection, added: Mapping[int, int], now: datetime) -> None:
-    """Count alerts added to existing incidents."""
+async def bump_incidents(
+    conn: AsyncConnection, added: Mapping[int, tuple[int, Severity]], now: datetime
+) -> None:
+    """Count alerts added to existing incidents, raising severity when a worse one joins."""
     if not added:
         return
     c = t.incidents.c
+    new: sa.BindParameter[str] = sa.bindparam("b_sev")
+    worse = sa.or_(
+        new == Severity.CRITICAL.value,
+        sa.and_(new == Severity.WARNING.value, c.severity == Severity.INFO.value),
+    )
     stmt = (
         t.incidents.update()
         .where(c.id == sa.bindparam("b_id"))
-        .values(alert_count=c.alert_count + sa.bindparam("b_n"), updated_at=now)
+        .values(
+            alert_count=c.alert_count + sa.bindparam("b_n"),
+            severity=sa.case((worse, new), else_=c.severity),
+            updated_at=now,
+        )
     )
-    await conn.execute(stmt, [{"b_id": i, "b_n": n} for i, n in added.items()])
+    await conn.execute(
+        stmt, [{"b_id": i, "b_n": n, "b_sev": sev.value} for i, (n, sev) in added.items()]
+    )
 
 
 async def close_alerts(conn: AsyncConnection, incident_id: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -58,7 +57,7 @@ class Work:
 
     new_alerts: list[dict[str, Any]] = field(default_factory=list)
     refreshed: list[dict[str, Any]] = field(default_factory=list)
-    added: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    added: dict[int, tuple[int, Severity]] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
@@ -118,7 +117,8 @@ async def apply_batch(
                 if group_open_key:
                     group_incident = incident_id
             else:
-                work.added[incident_id] += 1
+                count, severity = work.added.get(incident_id, (0, event.severity))
+                work.added[incident_id] = (count + 1, worst([severity, event.severity]))
                 work.touched.add(incident_id)
             fresh[open_key] = incident_id
             work.new_alerts.append(_alert_row(integration, event, open_key, incident_id, now))

@@ -294,3 +294,14 @@ async def test_openapi_health_and_metrics(client: Client) -> None:
     assert 'ackgate_alerts_received_total{integration="prometheus"} 2.0' in text
     assert 'ackgate_incidents{status="triggered"} 1.0' in text
     assert "ackgate_http_request_duration_seconds_bucket" in text
+
+
+async def test_worse_alert_joining_raises_incident_severity(client: Client) -> None:
+    first = fixture("alertmanager", "firing.json")
+    first["alerts"][0]["labels"]["severity"] = "info"
+    await post(client, first)
+    assert (await incident(client, 1))["severity"] == "info"
+    second = fixture("alertmanager", "firing-2alerts.json")
+    second["alerts"][1]["labels"]["severity"] = "warning"
+    await post(client, second)
+    assert (await incident(client, 1))["severity"] == "warning"
