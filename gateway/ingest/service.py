@@ -61,6 +61,7 @@ class Work:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
+    resolving: set[int] = field(default_factory=set)  # incidents that saw a resolved alert
     services: dict[int, str] = field(default_factory=dict)
 
 
@@ -128,6 +129,7 @@ async def apply_batch(
             ends = event.ends_at or now
             work.refreshed.append(_refresh(known.id, "resolved", now, ends, 0))
             work.touched.add(known.incident_id)
+            work.resolving.add(known.incident_id)
         else:
             to_ack.add(known.incident_id)
     await repo.insert_alerts(conn, work.new_alerts)
@@ -135,8 +137,8 @@ async def apply_batch(
     await repo.bump_incidents(conn, work.added, now)
     touched = sorted(work.touched - set(result.opened))
     result.updated.extend(touched)
-    if integ.close_on_resolve and work.touched:
-        firing = await repo.firing_counts(conn, sorted(work.touched))
+    if integ.close_on_resolve and work.resolving:
+        firing = await repo.firing_counts(conn, sorted(work.resolving))
         for incident_id, count in firing.items():
             if count == 0 and await _close(conn, settings, integration, incident_id, now, work):
                 result.closed.append(incident_id)

@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import BrowserContext, ViewportSize, async_playwright, expect
 from pytest_aiohttp import AiohttpServer
 
 from gateway.config import Settings, parse_settings
@@ -20,12 +21,17 @@ from gateway.web.app import create_app
 from gateway.web.keys import RUNTIME, SIGNER
 
 FIRING = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager" / "firing.json"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # Chromium otherwise keeps dialling outside hosts (see the platform notes, section 5).
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 TIMEOUT_MS = 15_000
 
@@ -53,25 +59,42 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@asynccontextmanager
+async def phone(locale: str) -> AsyncIterator[BrowserContext]:
+    """A phone-sized, JavaScript-less browser context in Debian's Chromium.
+
+    Launched inside the test (not in a fixture) so a missing browser under CI is a failure.
+    """
     executable = chromium_path()
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=executable, headless=True,
-                                    args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
         try:
-            yield b
+            context = await browser.new_context(
+                viewport=PHONE,
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+                locale=locale,
+                java_script_enabled=False,
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            yield context
+            await context.close()
         finally:
-            await b.close()
+            await browser.close()
 
 
 @pytest.fixture
 async def server(aiohttp_server: AiohttpServer, tmp_path: Path) -> TestServer:
     srv = await aiohttp_server(create_app(settings(tmp_path), workers=False), host="127.0.0.1")
     async with aiohttp.ClientSession() as http:
-        r = await http.post(srv.make_url("/v1/alerts/prometheus"),
-                            json=json.loads(FIRING.read_text()),
-                            headers={"Authorization": "Bearer example-token"})
+        r = await http.post(
+            srv.make_url("/v1/alerts/prometheus"),
+            json=json.loads(FIRING.read_text()),
+            headers={"Authorization": "Bearer example-token"},
+        )
         assert r.status == 202
         assert (await r.json())["incidents"] == [1]
     return srv
@@ -79,8 +102,10 @@ async def server(aiohttp_server: AiohttpServer, tmp_path: Path) -> TestServer:
 
 async def rest_status(server: TestServer) -> str:
     async with aiohttp.ClientSession() as http:
-        r = await http.get(server.make_url("/v1/incidents/1"),
-                           headers={"Authorization": "Bearer example-api-token"})
+        r = await http.get(
+            server.make_url("/v1/incidents/1"),
+            headers={"Authorization": "Bearer example-api-token"},
+        )
         assert r.status == 200
         return str((await r.json())["incident"]["status"])
 
@@ -95,14 +120,10 @@ def signed_link(server: TestServer) -> str:
 
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 async def test_acknowledge_from_a_phone_without_javascript(
-    browser: Browser, server: TestServer, tmp_path: Path, locale: str
+    server: TestServer, tmp_path: Path, locale: str
 ) -> None:
-    context = await browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                        has_touch=True, locale=locale,
-                                        java_script_enabled=False)
-    try:
+    async with phone(locale) as context:
         page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
         response = await page.goto(signed_link(server))
         assert response is not None
         assert response.status == 200
@@ -110,38 +131,30 @@ async def test_acknowledge_from_a_phone_without_javascript(
         await page.screenshot(path=tmp_path / f"incident-{locale}-before.png", full_page=True)
 
         english = locale == "en-US"
-        await page.get_by_role("button", name="Acknowledge" if english else "认领").click()
+        ack = page.get_by_role("button", name="Acknowledge" if english else "认领", exact=True)
+        await ack.click()
         await expect(page.locator("#status-by")).to_have_text(
-            "Acknowledged by alice" if english else "已由 alice 认领")
+            "Acknowledged by alice" if english else "已由 alice 认领"
+        )
         await expect(page.get_by_role("status")).to_be_visible()
-        await expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+        await expect(ack).to_have_count(0)
         await page.screenshot(path=tmp_path / f"incident-{locale}-after.png", full_page=True)
-    finally:
-        await context.close()
     assert await rest_status(server) == "acknowledged"
 
 
-async def test_console_login_lists_and_opens_incidents(
-    browser: Browser, server: TestServer, tmp_path: Path
-) -> None:
-    context = await browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                        has_touch=True, locale="en-US",
-                                        java_script_enabled=False)
-    try:
+async def test_console_login_lists_and_opens_incidents(server: TestServer, tmp_path: Path) -> None:
+    async with phone("en-US") as context:
         page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
         await page.goto(str(server.make_url("/incidents")))
         await expect(page).to_have_url(str(server.make_url("/login")))
         await page.get_by_label("API token").fill("example-api-token")
         await page.get_by_role("button", name="Log in").click()
         await expect(page).to_have_url(str(server.make_url("/incidents")))
-        row_link = page.get_by_role("link", name="5xx ratio above 5% on checkout")
+        row_link = page.get_by_role("link", name="#1 5xx ratio above 5% on checkout")
         await expect(row_link).to_be_visible()
         await page.screenshot(path=tmp_path / "incidents.png", full_page=True)
         await row_link.click()
         await expect(page.locator("h1")).to_contain_text("#1 5xx ratio above 5% on checkout")
         await page.get_by_role("button", name="Close").click()
         await expect(page.locator("#status-by")).to_have_text("Closed by alice")
-    finally:
-        await context.close()
     assert await rest_status(server) == "closed"
