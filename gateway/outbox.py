@@ -249,7 +249,7 @@ class Dispatcher:
     def _backoff_s(self, attempt: int, error: PlatformError) -> float:
         """Full jitter (uniform up to an exponential cap), but never sooner than Retry-After."""
         s = self._settings
-        cap = min(s.max_delay_s, s.base_delay_s * 2 ** (attempt - 1))
+        cap = min(s.max_delay_s, s.base_delay_s * 2.0 ** min(attempt - 1, 64))
         delay = random.uniform(0, cap)  # noqa: S311 - spreading retries, not a secret
         if isinstance(error, RateLimited):
             delay = max(delay, error.retry_after_s)
@@ -260,22 +260,19 @@ class Dispatcher:
         self._metrics.deliveries.labels(job.channel, state).inc()
         if o.error is None:
             log.info("delivery %s to %s sent", job.delivery_id, job.channel)
-        elif state == "retry":
+            return
+        why = _describe(o.error)
+        if state == "retry":
             log.info(
                 "delivery %s to %s: attempt %s failed, next in %.1fs: %s",
                 job.delivery_id,
                 job.channel,
                 job.attempt,
                 delay_s,
-                _describe(o.error),
+                why,
             )
         else:
-            log.warning(
-                "delivery %s to %s failed for good: %s",
-                job.delivery_id,
-                job.channel,
-                _describe(o.error),
-            )
+            log.warning("delivery %s to %s failed for good: %s", job.delivery_id, job.channel, why)
 
 
 def _describe(error: PlatformError) -> str:

@@ -6,13 +6,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
 from pytest_aiohttp import AiohttpServer
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import tables
@@ -48,8 +46,7 @@ async def pg_databases() -> AsyncIterator[Callable[[], Database]]:
     made: list[Database] = []
 
     def make() -> Database:
-        database = Database(url)
-        _use_schema(database, schema)
+        database = Database(url, schema=schema)
         made.append(database)
         return database
 
@@ -63,19 +60,6 @@ async def pg_databases() -> AsyncIterator[Callable[[], Database]]:
         async with admin.begin() as conn:
             await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
-
-
-def _use_schema(database: Database, schema: str) -> None:
-    # asyncpg takes no search_path in the URL and Database takes no connect_args, so every
-    # new connection sets it; outside a transaction, so a pool reset cannot roll it back.
-    @event.listens_for(database.writer.sync_engine, "connect")
-    def _search_path(dbapi_conn: Any, _record: Any) -> None:
-        autocommit = dbapi_conn.autocommit
-        dbapi_conn.autocommit = True
-        cursor = dbapi_conn.cursor()
-        cursor.execute(f'SET search_path TO "{schema}"')
-        cursor.close()
-        dbapi_conn.autocommit = autocommit
 
 
 @pytest.fixture

@@ -34,19 +34,25 @@ WAIT_S = 10  # a bound on waiting for the other side, so a bug fails instead of 
 
 
 async def add_incident(db: Database, now: datetime) -> int:
+    row = {
+        "title": "Disk full",
+        "severity": "critical",
+        "status": "triggered",
+        "service": "ops",
+        "created_at": now,
+        "updated_at": now,
+        "assignees": [],
+        "labels": {},
+    }
     async with db.write() as conn:
-        result = await conn.execute(
-            t.incidents.insert().values(
-                title="Disk full", severity="critical", status="triggered", service="ops",
-                created_at=now, updated_at=now, assignees=[], labels={},
-            )
-        )
-        return int(result.inserted_primary_key[0])
+        result = await conn.execute(t.incidents.insert().returning(t.incidents.c.id), row)
+        return int(result.scalar_one())
 
 
 async def add_deliveries(
     db: Database, now: datetime, url: str, count: int = 1, **values: Any
 ) -> list[int]:
+    """Pending webhook deliveries for a new incident (``values`` overrides columns)."""
     incident_id = await add_incident(db, now)
     row = {
         "incident_id": incident_id,
@@ -58,10 +64,9 @@ async def add_deliveries(
         "due_at": now,
         "created_at": now,
     } | values
+    insert = t.deliveries.insert().returning(t.deliveries.c.id, sort_by_parameter_order=True)
     async with db.write() as conn:
-        await conn.execute(t.deliveries.insert(), [row] * count)
-        ids = await conn.execute(sa.select(t.deliveries.c.id).order_by(t.deliveries.c.id))
-        return list(ids.scalars())
+        return list((await conn.execute(insert, [row] * count)).scalars())
 
 
 async def delivery(db: Database, delivery_id: int) -> RowMapping:
@@ -256,14 +261,10 @@ async def test_expired_lease_is_reclaimed_and_a_live_one_is_not(
     db: Database, http: aiohttp.ClientSession, webhook: FakeWebhook
 ) -> None:
     h = Harness(db, http)
-    [crashed] = await add_deliveries(
-        db, h.now, webhook.url, state="sending", attempts=1,
-        lease_until=h.now - timedelta(seconds=1),
-    )
-    [*_, live] = await add_deliveries(
-        db, h.now, webhook.url, state="sending", attempts=1,
-        lease_until=h.now + timedelta(seconds=30),
-    )
+    claimed: dict[str, Any] = {"state": "sending", "attempts": 1}
+    expired, live = h.now - timedelta(seconds=1), h.now + timedelta(seconds=30)
+    [crashed] = await add_deliveries(db, h.now, webhook.url, **claimed, lease_until=expired)
+    [working] = await add_deliveries(db, h.now, webhook.url, **claimed, lease_until=live)
 
     assert await h.dispatcher.run_once() == 1
 
@@ -271,7 +272,7 @@ async def test_expired_lease_is_reclaimed_and_a_live_one_is_not(
     assert row["state"] == "sent"
     assert row["attempts"] == 2
     assert webhook.delivery_ids() == [crashed]
-    assert (await delivery(db, live))["state"] == "sending"
+    assert (await delivery(db, working))["state"] == "sending"
 
 
 async def test_unknown_channel_fails_for_good(
@@ -290,12 +291,14 @@ async def test_unknown_channel_fails_for_good(
 
 
 async def test_a_crashing_sender_does_not_sink_the_batch(
-    db: Database, http: aiohttp.ClientSession, webhook: FakeWebhook,
+    db: Database,
+    http: aiohttp.ClientSession,
+    webhook: FakeWebhook,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     h = Harness(db, http, extra={"crashing": Crashing()})
     [good] = await add_deliveries(db, h.now, webhook.url)
-    [*_, bad] = await add_deliveries(db, h.now, webhook.url, channel="crashing")
+    [bad] = await add_deliveries(db, h.now, webhook.url, channel="crashing")
 
     assert await h.dispatcher.run_once() == 2
 
@@ -346,8 +349,12 @@ async def test_late_result_does_not_overwrite_the_new_claim(
 
 
 async def test_run_wakes_on_demand_survives_errors_and_stops_on_cancel(
-    db: Database, http: aiohttp.ClientSession, webhook: FakeWebhook
+    db: Database,
+    http: aiohttp.ClientSession,
+    webhook: FakeWebhook,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.outbox")
     h = Harness(db, http, poll_interval_s=3600, lease_s=60)
     failed = LogSignal(lambda r: r.levelno == logging.ERROR)
     sent = LogSignal(lambda r: r.getMessage().endswith(" sent"))
@@ -412,4 +419,21 @@ async def test_two_replicas_never_send_a_delivery_twice(
         states = await conn.execute(
             sa.select(t.deliveries.c.state, sa.func.count()).group_by(t.deliveries.c.state)
         )
-        assert dict(states.tuples().all()) == {"sent": 200}
+        assert dict(states.all()) == {"sent": 200}
+
+
+async def test_a_claim_skips_rows_another_replica_has_locked(
+    pg_databases: Callable[[], Database], http: aiohttp.ClientSession, webhook: FakeWebhook
+) -> None:
+    first_db, second_db = pg_databases(), pg_databases()
+    clock = ManualClock()
+    ids = await add_deliveries(first_db, clock.now(), webhook.url, count=20)
+    second = Harness(second_db, http, clock=clock, batch_size=10).dispatcher
+
+    async with first_db.write() as conn:  # a replica in the middle of claiming the first ten
+        d = t.deliveries.c
+        await conn.execute(sa.select(d.id).order_by(d.id).limit(10).with_for_update())
+        async with asyncio.timeout(WAIT_S):
+            assert await second.run_once() == 10
+
+    assert sorted(webhook.delivery_ids()) == ids[10:]
