@@ -181,7 +181,7 @@ async def _apply(
     change = _change(settings, req.verb, incident, actor, args, now, lang)
     await repo.update_incident(conn, n, {"updated_at": now, **change.values})
     if req.verb is Verb.CLOSE:
-        await repo.close_alerts(conn, n)
+        await repo.close_alerts(conn, [n])
     kind, sentence = _KINDS[req.verb]
     await repo.add_timeline(
         conn,

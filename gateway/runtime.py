@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from gateway.batching import Batcher, Process
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.metrics import Metrics
@@ -24,3 +26,16 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     metrics: Metrics = field(default_factory=Metrics)
     wake_outbox: Callable[[], None] = _nothing
+    _batchers: dict[str, Batcher[Any, Any]] = field(default_factory=dict)
+
+    def batcher(self, name: str, process: Process[Any, Any]) -> Batcher[Any, Any]:
+        """The group-commit writer called ``name``, made on first use."""
+        found = self._batchers.get(name)
+        if found is None:
+            found = self._batchers[name] = Batcher(process)
+        return found
+
+    async def close(self) -> None:
+        """Finish queued writes and stop the writers."""
+        for batcher in self._batchers.values():
+            await batcher.close()

@@ -155,12 +155,6 @@ async def list_incidents(
     return [_incident(r) for r in rows], int(total)
 
 
-async def insert_incident(conn: AsyncConnection, values: Values) -> int:
-    """Create an incident; returns its number."""
-    result = await conn.execute(t.incidents.insert().values(**values).returning(t.incidents.c.id))
-    return int(result.scalar_one())
-
-
 async def update_incident(conn: AsyncConnection, number: int, values: Values) -> None:
     """Change some of an incident's columns."""
     await conn.execute(t.incidents.update().where(t.incidents.c.id == number).values(**values))
@@ -177,31 +171,105 @@ class OpenAlert:
     severity: str
 
 
+_FIND_OPEN_ALERTS = sa.select(
+    t.alerts.c.id,
+    t.alerts.c.incident_id,
+    t.alerts.c.dedup_key,
+    t.alerts.c.status,
+    t.alerts.c.severity,
+    t.alerts.c.open_key,
+).where(t.alerts.c.open_key.in_(sa.bindparam("keys", expanding=True)))
+
+_FIND_OPEN_INCIDENTS = sa.select(t.incidents.c.open_key, t.incidents.c.id).where(
+    t.incidents.c.open_key.in_(sa.bindparam("keys", expanding=True))
+)
+
+_INSERT_INCIDENTS = t.incidents.insert().returning(t.incidents.c.id, sort_by_parameter_order=True)
+
+
 async def find_open_alerts(conn: AsyncConnection, open_keys: Sequence[str]) -> dict[str, OpenAlert]:
     """Open alerts by their open key."""
     if not open_keys:
         return {}
-    a = t.alerts.c
-    rows = await conn.execute(
-        sa.select(a.id, a.incident_id, a.dedup_key, a.status, a.severity, a.open_key).where(
-            a.open_key.in_(open_keys)
-        )
-    )
+    rows = await conn.execute(_FIND_OPEN_ALERTS, {"keys": list(open_keys)})
     return {
         r.open_key: OpenAlert(r.id, r.incident_id, r.dedup_key, r.status, r.severity) for r in rows
     }
 
 
-async def find_open_incident(conn: AsyncConnection, open_key: str) -> int | None:
-    """The open incident holding a group key, if any."""
-    row = await conn.execute(sa.select(t.incidents.c.id).where(t.incidents.c.open_key == open_key))
-    return row.scalar_one_or_none()
+async def find_open_incidents(conn: AsyncConnection, open_keys: Sequence[str]) -> dict[str, int]:
+    """Open incidents by the group key they hold."""
+    if not open_keys:
+        return {}
+    rows = await conn.execute(_FIND_OPEN_INCIDENTS, {"keys": list(open_keys)})
+    return {r.open_key: r.id for r in rows}
+
+
+async def insert_incidents(conn: AsyncConnection, rows: Sequence[Values]) -> list[int]:
+    """Create incidents in one statement; returns their numbers in the order given."""
+    if not rows:
+        return []
+    result = await conn.execute(_INSERT_INCIDENTS, list(rows))
+    return [int(r[0]) for r in result]
+
+
+async def close_incidents(
+    conn: AsyncConnection, numbers: Sequence[int], now: datetime
+) -> list[Incident]:
+    """Close every incident of ``numbers`` not closed yet (their alerts stop deduplicating)."""
+    if not numbers:
+        return []
+    c = t.incidents.c
+    rows = await conn.execute(
+        t.incidents.update()
+        .where(c.id.in_(numbers), c.status != Status.CLOSED.value)
+        .values(
+            status=Status.CLOSED.value,
+            closed_by=None,
+            closed_at=now,
+            updated_at=now,
+            open_key=None,
+            escalate_at=None,
+            snoozed_until=None,
+        )
+        .returning(*t.incidents.c)
+    )
+    closed = [_incident(r) for r in rows.mappings()]
+    if closed:
+        await close_alerts(conn, [i.number for i in closed])
+    return sorted(closed, key=lambda i: i.number)
+
+
+async def acknowledge_incidents(
+    conn: AsyncConnection, numbers: Sequence[int], now: datetime, by: dict[int, str]
+) -> list[Incident]:
+    """Acknowledge those of ``numbers`` still triggered, each by the name in ``by``."""
+    acked: list[Incident] = []
+    c = t.incidents.c
+    for number in numbers:
+        rows = await conn.execute(
+            t.incidents.update()
+            .where(c.id == number, c.status == Status.TRIGGERED.value)
+            .values(
+                status=Status.ACKNOWLEDGED.value,
+                acked_by=by[number],
+                acked_at=now,
+                updated_at=now,
+                escalate_at=None,
+            )
+            .returning(*t.incidents.c)
+        )
+        acked.extend(_incident(r) for r in rows.mappings())
+    return acked
+
+
+_INSERT_ALERTS = t.alerts.insert()
 
 
 async def insert_alerts(conn: AsyncConnection, rows: Sequence[Values]) -> None:
     """Add alerts in one statement."""
     if rows:
-        await conn.execute(t.alerts.insert(), list(rows))
+        await conn.execute(_INSERT_ALERTS, list(rows))
 
 
 async def refresh_alerts(conn: AsyncConnection, rows: Sequence[Values]) -> None:
@@ -263,23 +331,27 @@ async def bump_incidents(
     )
 
 
-async def close_alerts(conn: AsyncConnection, incident_id: int) -> None:
-    """An incident closed: its alerts stop deduplicating, so new firings open a new incident."""
+async def close_alerts(conn: AsyncConnection, incident_ids: Sequence[int]) -> None:
+    """Incidents closed: their alerts stop deduplicating, so new firings open new incidents."""
     await conn.execute(
-        t.alerts.update().where(t.alerts.c.incident_id == incident_id).values(open_key=None)
+        t.alerts.update().where(t.alerts.c.incident_id.in_(incident_ids)).values(open_key=None)
     )
+
+
+_INSERT_TIMELINE = t.timeline.insert()
+_INSERT_DELIVERIES = t.deliveries.insert()
 
 
 async def add_timeline(conn: AsyncConnection, rows: Sequence[Values]) -> None:
     """Append timeline events."""
     if rows:
-        await conn.execute(t.timeline.insert(), list(rows))
+        await conn.execute(_INSERT_TIMELINE, list(rows))
 
 
 async def add_deliveries(conn: AsyncConnection, rows: Sequence[Values]) -> None:
     """Write notices to the outbox."""
     if rows:
-        await conn.execute(t.deliveries.insert(), list(rows))
+        await conn.execute(_INSERT_DELIVERIES, list(rows))
 
 
 async def member_for_identity(

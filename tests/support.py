@@ -105,4 +105,5 @@ async def running(settings: Settings, clock: Any = None) -> AsyncIterator[Any]:
     try:
         yield rt
     finally:
+        await rt.close()
         await db.dispose()

@@ -1,15 +1,17 @@
-"""Turn a parsed alert batch into incidents in one transaction: dedup, group, open, close."""
+"""Turn parsed alert batches into incidents: dedup, group, open, close — many requests per
+transaction (group commit), with one set of bulk statements for all of them."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.config import IntegrationSettings, Settings
+from gateway.config import Settings
 from gateway.domain import (
     AlertAction,
     AlertBatch,
@@ -51,103 +53,258 @@ class IngestResult:
         return list(seen)
 
 
+@dataclass(eq=False)
+class NewIncident:
+    """An incident this transaction opens; its number is known once it is inserted."""
+
+    values: dict[str, Any]
+    number: int = 0
+
+
+Ref = int | NewIncident  # an existing incident's number, or one being opened
+
+
+def number_of(ref: Ref) -> int:
+    """The incident number behind ``ref`` (after insertion for new ones)."""
+    return ref.number if isinstance(ref, NewIncident) else ref
+
+
 @dataclass
 class Work:
-    """Rows to write, gathered before any statement runs."""
+    """Everything a group of requests will write, decided before any statement runs."""
 
-    new_alerts: list[dict[str, Any]] = field(default_factory=list)
+    new_incidents: list[NewIncident] = field(default_factory=list)
+    new_alerts: list[tuple[Ref, dict[str, Any]]] = field(default_factory=list)
     refreshed: list[dict[str, Any]] = field(default_factory=list)
     added: dict[int, tuple[int, Severity]] = field(default_factory=dict)
+    fresh: dict[str, tuple[Ref, dict[str, Any]]] = field(default_factory=dict)
+    resolving: dict[Ref, list[int]] = field(default_factory=dict)  # incident → request indexes
+    acking: dict[Ref, list[int]] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    touched: set[int] = field(default_factory=set)
-    resolving: set[int] = field(default_factory=set)  # incidents that saw a resolved alert
+    opened_by: list[tuple[int, NewIncident]] = field(default_factory=list)  # (request, incident)
+    touched: list[tuple[int, int]] = field(default_factory=list)  # (request, incident)
     services: dict[int, str] = field(default_factory=dict)
 
 
+Item = tuple[str, AlertBatch]
+
+
 async def ingest(rt: Runtime, integration: str, batch: AlertBatch) -> IngestResult:
-    """Store ``batch``; returns only after the transaction committed."""
-    settings = rt.settings
-    integ = settings.integrations[integration]
-    result = IngestResult(dedup_keys=[e.dedup_key for e in batch.events])
-    async with rt.db.write() as conn:
-        now = rt.clock.now()
-        await apply_batch(conn, settings, integration, integ, batch, now, result)
-    rt.metrics.alerts_received.labels(integration).inc(len(batch.events))
-    if result.opened or result.closed or result.acknowledged:
-        rt.wake_outbox()
-    for n in result.opened:
-        log.info("incident #%s opened by %s", n, integration)
-    for n in result.closed:
-        log.info("incident #%s closed: all alerts resolved", n)
+    """Store ``batch``; returns only after the transaction that holds it committed."""
+    result: IngestResult = await rt.batcher("ingest", lambda items: _ingest_many(rt, items)).submit(
+        (integration, batch)
+    )
     return result
 
 
-async def apply_batch(
-    conn: AsyncConnection,
+async def _ingest_many(rt: Runtime, items: Sequence[Item]) -> list[IngestResult]:
+    async with rt.db.write() as conn:
+        now = rt.clock.now()
+        results, _ = await apply_batches(conn, rt.settings, items, now)
+    for (integration, batch), result in zip(items, results, strict=True):
+        rt.metrics.alerts_received.labels(integration).inc(len(batch.events))
+        for n in result.opened:
+            log.info("incident #%s opened by %s", n, integration)
+        for n in result.closed:
+            log.info("incident #%s closed: all alerts resolved", n)
+    if any(r.opened or r.closed or r.acknowledged for r in results):
+        rt.wake_outbox()
+    return results
+
+
+def _group_key(integration: str, batch: AlertBatch) -> str | None:
+    return f"{integration}{_SEP}{batch.group_key}" if batch.group_key else None
+
+
+def _alert_key(integration: str, event: AlertEvent) -> str:
+    return f"{integration}{_SEP}{event.dedup_key}"
+
+
+async def apply_batches(
+    conn: AsyncConnection, settings: Settings, items: Sequence[Item], now: datetime
+) -> tuple[list[IngestResult], Work]:
+    """Apply every item, in order, as if each ran alone; returns per-item results."""
+    alert_keys = {_alert_key(i, e) for i, b in items for e in b.events}
+    group_keys = {k for i, b in items if (k := _group_key(i, b))}
+    await repo.lock_keys(conn, [*alert_keys, *group_keys])
+    open_alerts = await repo.find_open_alerts(conn, sorted(alert_keys))
+    groups: dict[str, Ref] = dict(await repo.find_open_incidents(conn, sorted(group_keys)))
+    results = [IngestResult(dedup_keys=[e.dedup_key for e in b.events]) for _, b in items]
+    work = Work()
+    for index, (integration, batch) in enumerate(items):
+        _decide(
+            settings,
+            integration,
+            batch,
+            index,
+            now,
+            open_alerts,
+            groups,
+            results[index],
+            work,
+        )
+    await _write(conn, settings, items, now, results, work)
+    return results, work
+
+
+def _decide(
     settings: Settings,
     integration: str,
-    integ: IntegrationSettings,
     batch: AlertBatch,
+    index: int,
     now: datetime,
+    open_alerts: dict[str, repo.OpenAlert],
+    groups: dict[str, Ref],
     result: IngestResult,
-) -> Work:
-    group_open_key = f"{integration}{_SEP}{batch.group_key}" if batch.group_key else None
-    alert_keys = [f"{integration}{_SEP}{e.dedup_key}" for e in batch.events]
-    await repo.lock_keys(conn, [*alert_keys, *([group_open_key] if group_open_key else [])])
-    existing = await repo.find_open_alerts(conn, alert_keys)
-    group_incident = await repo.find_open_incident(conn, group_open_key) if group_open_key else None
-    work = Work()
-    fresh: dict[str, int] = {}  # new alerts' open keys in this batch → incident, for repeats
-    to_ack: set[int] = set()
-    for event, open_key in zip(batch.events, alert_keys, strict=True):
-        known = existing.get(open_key)
+    work: Work,
+) -> None:
+    group_key = _group_key(integration, batch)
+    for event in batch.events:
+        key = _alert_key(integration, event)
+        known = open_alerts.get(key)
+        fresh = work.fresh.get(key)  # opened earlier in this transaction
         if event.action is AlertAction.TRIGGER:
             if known is not None:
                 work.refreshed.append(_refresh(known.id, "firing", now, None, 1))
-                work.touched.add(known.incident_id)
-                continue
-            if open_key in fresh:
-                continue
-            incident_id = group_incident
-            if incident_id is None:
-                incident_id = await _open(
-                    conn, settings, integration, batch, event, group_open_key, now, work
-                )
-                result.opened.append(incident_id)
-                if group_open_key:
-                    group_incident = incident_id
+                work.touched.append((index, known.incident_id))
+            elif fresh is not None:
+                ref, row = fresh
+                row.update(status="firing", ends_at=None, count=row["count"] + 1, last_seen=now)
+                if isinstance(ref, int):
+                    work.touched.append((index, ref))
             else:
-                count, severity = work.added.get(incident_id, (0, event.severity))
-                work.added[incident_id] = (count + 1, worst([severity, event.severity]))
-                work.touched.add(incident_id)
-            fresh[open_key] = incident_id
-            work.new_alerts.append(_alert_row(integration, event, open_key, incident_id, now))
-        elif known is None:
-            result.ignored += 1
-        elif event.action is AlertAction.RESOLVE:
-            ends = event.ends_at or now
-            work.refreshed.append(_refresh(known.id, "resolved", now, ends, 0))
-            work.touched.add(known.incident_id)
-            work.resolving.add(known.incident_id)
+                _add_alert(
+                    settings, integration, batch, event, key, group_key, index, now, groups, work
+                )
+        elif known is not None:
+            if event.action is AlertAction.RESOLVE:
+                ends = event.ends_at or now
+                work.refreshed.append(_refresh(known.id, "resolved", now, ends, 0))
+                work.touched.append((index, known.incident_id))
+                _note(work.resolving, known.incident_id, index)
+            else:
+                _note(work.acking, known.incident_id, index)
+        elif fresh is not None:
+            ref, row = fresh
+            if event.action is AlertAction.RESOLVE:
+                row.update(status="resolved", ends_at=event.ends_at or now, last_seen=now)
+                _note(work.resolving, ref, index)
+            else:
+                _note(work.acking, ref, index)
         else:
-            to_ack.add(known.incident_id)
-    await repo.insert_alerts(conn, work.new_alerts)
+            result.ignored += 1
+
+
+def _add_alert(
+    settings: Settings,
+    integration: str,
+    batch: AlertBatch,
+    event: AlertEvent,
+    key: str,
+    group_key: str | None,
+    index: int,
+    now: datetime,
+    groups: dict[str, Ref],
+    work: Work,
+) -> None:
+    """A new alert: into its group's incident, or a new incident."""
+    ref = groups.get(group_key) if group_key else None
+    if ref is None:
+        ref = _open(settings, integration, batch, event, group_key, now)
+        work.new_incidents.append(ref)
+        work.opened_by.append((index, ref))
+        if group_key:
+            groups[group_key] = ref
+    elif isinstance(ref, NewIncident):
+        ref.values["alert_count"] += 1
+        ref.values["severity"] = worst([Severity(ref.values["severity"]), event.severity]).value
+    else:
+        count, severity = work.added.get(ref, (0, event.severity))
+        work.added[ref] = (count + 1, worst([severity, event.severity]))
+        work.touched.append((index, ref))
+    row = _alert_row(integration, event, key, now)
+    work.fresh[key] = (ref, row)
+    work.new_alerts.append((ref, row))
+
+
+def _note(requests_by_incident: dict[Ref, list[int]], ref: Ref, index: int) -> None:
+    indexes = requests_by_incident.setdefault(ref, [])
+    if index not in indexes:
+        indexes.append(index)
+
+
+async def _write(
+    conn: AsyncConnection,
+    settings: Settings,
+    items: Sequence[Item],
+    now: datetime,
+    results: list[IngestResult],
+    work: Work,
+) -> None:
+    numbers = await repo.insert_incidents(conn, [n.values for n in work.new_incidents])
+    for incident, number in zip(work.new_incidents, numbers, strict=True):
+        incident.number = number
+        work.services[number] = incident.values["service"]
+        _record(
+            settings,
+            _opened_view(incident),
+            "triggered",
+            incident.values["integration"],
+            {"assignees": incident.values["assignees"]},
+            now,
+            work,
+        )
+    for index, incident in work.opened_by:
+        results[index].opened.append(incident.number)
+    await repo.insert_alerts(
+        conn, [{**row, "incident_id": number_of(ref)} for ref, row in work.new_alerts]
+    )
     await repo.refresh_alerts(conn, work.refreshed)
     await repo.bump_incidents(conn, work.added, now)
-    touched = sorted(work.touched - set(result.opened))
-    result.updated.extend(touched)
-    if integ.close_on_resolve and work.resolving:
-        firing = await repo.firing_counts(conn, sorted(work.resolving))
-        for incident_id, count in firing.items():
-            if count == 0 and await _close(conn, settings, integration, incident_id, now, work):
-                result.closed.append(incident_id)
-    for incident_id in sorted(to_ack - set(result.closed)):
-        if await _ack(conn, settings, integration, incident_id, now, work):
-            result.acknowledged.append(incident_id)
+    opened = {n.number for n in work.new_incidents}
+    for index, number in work.touched:
+        if number not in opened and number not in results[index].updated:
+            results[index].updated.append(number)
+    closing = await _closing(conn, settings, items, work)
+    if closing:
+        for closed in await repo.close_incidents(conn, sorted(closing), now):
+            for index in closing[closed.number]:
+                results[index].closed.append(closed.number)
+            _record(
+                settings,
+                closed,
+                "closed",
+                items[closing[closed.number][0]][0],
+                {"reason": "resolved"},
+                now,
+                work,
+            )
+    acking = {number_of(r): idx for r, idx in work.acking.items()}
+    acking = {n: idx for n, idx in acking.items() if n not in closing}
+    for acked in await repo.acknowledge_incidents(
+        conn, sorted(acking), now, {n: items[idx[0]][0] for n, idx in acking.items()}
+    ):
+        for index in acking[acked.number]:
+            results[index].acknowledged.append(acked.number)
+        _record(settings, acked, "acknowledged", acked.acked_by or "", {}, now, work)
     await repo.add_timeline(conn, work.timeline)
     await repo.add_deliveries(conn, work.deliveries)
-    return work
+
+
+async def _closing(
+    conn: AsyncConnection, settings: Settings, items: Sequence[Item], work: Work
+) -> dict[int, list[int]]:
+    """Incidents whose last firing alert was resolved, where the integration closes them."""
+    candidates = {
+        number_of(ref): indexes
+        for ref, indexes in work.resolving.items()
+        if any(settings.integrations[items[i][0]].close_on_resolve for i in indexes)
+    }
+    if not candidates:
+        return {}
+    firing = await repo.firing_counts(conn, sorted(candidates))
+    return {n: idx for n, idx in candidates.items() if firing[n] == 0}
 
 
 def _refresh(
@@ -156,11 +313,8 @@ def _refresh(
     return {"id": alert_id, "status": status, "last_seen": now, "ends_at": ends, "inc": inc}
 
 
-def _alert_row(
-    integration: str, event: AlertEvent, open_key: str, incident_id: int, now: datetime
-) -> dict[str, Any]:
+def _alert_row(integration: str, event: AlertEvent, open_key: str, now: datetime) -> dict[str, Any]:
     return {
-        "incident_id": incident_id,
         "integration": integration,
         "dedup_key": event.dedup_key,
         "open_key": open_key,
@@ -179,62 +333,55 @@ def _alert_row(
     }
 
 
-async def _open(
-    conn: AsyncConnection,
+def _open(
     settings: Settings,
     integration: str,
     batch: AlertBatch,
     event: AlertEvent,
-    group_open_key: str | None,
+    group_key: str | None,
     now: datetime,
-    work: Work,
-) -> int:
+) -> NewIncident:
     service = route(settings, integration, event)
     step = first_step(settings, service, now)
-    # Later alerts of the same batch are counted as they join (``Work.added``).
-    firing = 1
-    if group_open_key:
-        severity = worst([e.severity for e in batch.events if e.action is AlertAction.TRIGGER])
-    else:
-        severity = event.severity
-    values: dict[str, Any] = {
-        "title": event.title,
-        "description": event.description,
-        "severity": severity.value,
-        "status": Status.TRIGGERED.value,
-        "service": service,
-        "integration": integration,
-        "group_key": batch.group_key,
-        "open_key": group_open_key or f"{integration}{_SEP}{_SEP}{event.dedup_key}",
-        "created_at": now,
-        "updated_at": now,
-        "assignees": list(step.assignees),
-        "escalation_step": step.step,
-        "escalation_round": step.round,
-        "escalate_at": step.escalate_at,
-        "alert_count": firing,
-        "labels": dict(event.labels),
-    }
-    number = await repo.insert_incident(conn, values)
-    work.services[number] = service
-    incident = Incident(
-        number=number,
-        title=event.title,
-        description=event.description,
-        severity=Severity(severity),
-        status=Status.TRIGGERED,
-        service=service,
-        integration=integration,
-        created_at=now,
-        updated_at=now,
-        assignees=step.assignees,
-        escalate_at=step.escalate_at,
-        alert_count=firing,
-        labels=dict(event.labels),
+    return NewIncident(
+        {
+            "title": event.title,
+            "description": event.description,
+            "severity": event.severity.value,
+            "status": Status.TRIGGERED.value,
+            "service": service,
+            "integration": integration,
+            "group_key": batch.group_key,
+            "open_key": group_key or f"{integration}{_SEP}{_SEP}{event.dedup_key}",
+            "created_at": now,
+            "updated_at": now,
+            "assignees": list(step.assignees),
+            "escalation_step": step.step,
+            "escalation_round": step.round,
+            "escalate_at": step.escalate_at,
+            "alert_count": 1,
+            "labels": dict(event.labels),
+        }
     )
-    data: dict[str, Any] = {"assignees": list(step.assignees)}
-    _record(settings, incident, "triggered", integration, data, now, work)
-    return number
+
+
+def _opened_view(incident: NewIncident) -> Incident:
+    v = incident.values
+    return Incident(
+        number=incident.number,
+        title=v["title"],
+        description=v["description"],
+        severity=Severity(v["severity"]),
+        status=Status.TRIGGERED,
+        service=v["service"],
+        integration=v["integration"],
+        created_at=v["created_at"],
+        updated_at=v["updated_at"],
+        assignees=tuple(v["assignees"]),
+        escalate_at=v["escalate_at"],
+        alert_count=v["alert_count"],
+        labels=v["labels"],
+    )
 
 
 def _record(
@@ -258,54 +405,3 @@ def _record(
         }
     )
     work.deliveries.extend(notices_for(settings, incident, entry, now))
-
-
-async def _close(
-    conn: AsyncConnection,
-    settings: Settings,
-    integration: str,
-    incident_id: int,
-    now: datetime,
-    work: Work,
-) -> bool:
-    incident = await repo.load_incident(conn, incident_id, lock=True)
-    if incident is None or incident.status is Status.CLOSED:
-        return False
-    values = {
-        "status": Status.CLOSED.value,
-        "closed_by": None,
-        "closed_at": now,
-        "updated_at": now,
-        "open_key": None,
-        "escalate_at": None,
-        "snoozed_until": None,
-    }
-    await repo.update_incident(conn, incident_id, values)
-    await repo.close_alerts(conn, incident_id)
-    closed = replace(incident, status=Status.CLOSED, closed_at=now, updated_at=now)
-    _record(settings, closed, "closed", integration, {"reason": "resolved"}, now, work)
-    return True
-
-
-async def _ack(
-    conn: AsyncConnection,
-    settings: Settings,
-    integration: str,
-    incident_id: int,
-    now: datetime,
-    work: Work,
-) -> bool:
-    incident = await repo.load_incident(conn, incident_id, lock=True)
-    if incident is None or incident.status is not Status.TRIGGERED:
-        return False
-    values = {
-        "status": Status.ACKNOWLEDGED.value,
-        "acked_by": integration,
-        "acked_at": now,
-        "updated_at": now,
-        "escalate_at": None,
-    }
-    await repo.update_incident(conn, incident_id, values)
-    acked = replace(incident, status=Status.ACKNOWLEDGED, acked_by=integration, acked_at=now)
-    _record(settings, acked, "acknowledged", integration, {}, now, work)
-    return True

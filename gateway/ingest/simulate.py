@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.clock import SystemClock
 from gateway.config import Settings
 from gateway.ingest.formats import parse
-from gateway.ingest.service import IngestResult, Work, apply_batch
+from gateway.ingest.service import IngestResult, Work, apply_batches
 from storage import migrate
 from storage.engine import Database
 
@@ -30,14 +30,13 @@ async def simulate(settings: Settings, integration: str, body: object) -> str:
         if url.startswith("sqlite") and not sqlite_file.exists():  # noqa: ASYNC240
             url = ""  # nothing stored yet: simulate against an empty scratch database
         db = await _database(url, settings.database.schema_name, Path(scratch))
-        result = IngestResult(dedup_keys=[e.dedup_key for e in batch.events])
         try:
             async with db.dry_run() as conn:
                 now = SystemClock().now()
-                work = await apply_batch(conn, settings, integration, integ, batch, now, result)
+                results, work = await apply_batches(conn, settings, [(integration, batch)], now)
         finally:
             await db.dispose()
-    return _report(settings, integration, len(batch.events), batch.group_key, result, work)
+    return _report(settings, integration, len(batch.events), batch.group_key, results[0], work)
 
 
 async def _database(url: str, schema: str | None, scratch: Path) -> Database:
@@ -72,11 +71,11 @@ def _report(
     for row in work.timeline:
         n = row["incident_id"]
         if row["kind"] == "triggered":
-            alert = next(a for a in work.new_alerts if a["incident_id"] == n)
+            incident = next(i for i in work.new_incidents if i.number == n)
             service = work.services[n]
             lines.append(
-                f'would open incident #{n} "{alert["title"]}" '
-                f"[{alert['severity']}] -> service {service}"
+                f'would open incident #{n} "{incident.values["title"]}" '
+                f"[{incident.values['severity']}] -> service {service}"
             )
             lines.extend(_escalation_lines(settings, service))
         elif row["kind"] == "closed":

@@ -114,6 +114,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await migrate.upgrade(rt.db.url, rt.db.schema)
     await sync_members(rt)
     yield
+    await rt.close()
     await rt.db.dispose()
 
 
