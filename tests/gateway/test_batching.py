@@ -39,7 +39,7 @@ async def test_concurrent_payloads_of_one_group_open_one_incident(rt: Runtime) -
     assert sum(len(r.opened) for r in results) == 1
     assert {n for r in results for n in r.incidents} == {1}
     async with rt.db.read() as conn:
-        incidents, total = await repo.list_incidents(conn)
+        _incidents, total = await repo.list_incidents(conn)
         detail = await repo.load_incident(conn, 1, details=True)
     assert total == 1
     assert detail is not None
