@@ -1,9 +1,14 @@
-"""``perform()``: the only way anything changes an incident, whoever asks and from wherever."""
+"""``perform()``: the only way anything changes an incident, whoever asks and from wherever.
+
+Actions that arrive together are applied in order, each to the incident as the one before
+left it, and written in one transaction (see ``gateway.batching``).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +25,7 @@ from gateway.domain import (
     TimelineEntry,
     Verb,
 )
-from gateway.errors import ActionRefused, NotFound
+from gateway.errors import ActionRefused, InboundError, NotFound
 from gateway.escalation import first_step, next_step
 from gateway.lifecycle import Effect, decide
 from gateway.notices import notices_for
@@ -52,38 +57,125 @@ class _Change:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    req: ActionRequest
+    args: dict[str, Any]
+    lang: str
+
+
+@dataclass
+class _Writes:
+    incidents: dict[int, Incident] = field(default_factory=dict)  # as the last action left them
+    changed: set[int] = field(default_factory=set)
+    closed: set[int] = field(default_factory=set)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    processed: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: dict[tuple[str, str], Outcome] = field(default_factory=dict)
+    log_lines: list[tuple[int, str, str, str]] = field(default_factory=list)
+
+
 async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
-    """Apply ``req`` idempotently and return what happened.
+    """Apply ``req`` idempotently and return what happened, after it is committed.
 
     Raises ActionRefused (unknown user, invalid transition, bad arguments) and NotFound;
     in both cases nothing changed.
     """
-    args = check_args(rt.settings, req)
+    item = _Item(req, check_args(rt.settings, req), lang)
+    outcome: Outcome = await rt.batcher("actions", lambda items: _perform_many(rt, items)).submit(
+        item
+    )
+    return outcome
+
+
+async def _perform_many(rt: Runtime, items: Sequence[_Item]) -> list[Outcome | Exception]:
+    settings = rt.settings
+    writes = _Writes()
+    results: list[Outcome | Exception] = []
     async with rt.db.write() as conn:
         now = rt.clock.now()
-        if req.callback_id and req.platform:
-            prior = await repo.processed_outcome(conn, req.platform, req.callback_id)
-            if prior is not None:
-                return Outcome(changed=False, message=prior["message"], code="duplicate")
-        actor = await resolve_actor(conn, rt.settings, req, lang)
-        incident = await repo.load_incident(conn, req.incident, lock=True)
-        if incident is None:
-            raise NotFound(messages.text("not_found", lang, number=req.incident))
-        outcome = await _apply(conn, rt.settings, req, incident, actor, args, now, lang)
-        if req.callback_id and req.platform:
-            await repo.record_processed(
-                conn,
-                req.platform,
-                req.callback_id,
-                {"message": outcome.message, "changed": outcome.changed},
-                now,
-            )
-    result = "changed" if outcome.changed else "repeat"
-    rt.metrics.actions.labels(req.verb.value, req.source, result).inc()
-    if outcome.changed:
+        prior = await repo.processed_outcomes(
+            conn,
+            [
+                (i.req.platform, i.req.callback_id)
+                for i in items
+                if i.req.platform and i.req.callback_id
+            ],
+        )
+        linked = await repo.members_for_identities(
+            conn,
+            [
+                (i.req.platform, i.req.workspace, i.req.platform_user_id)
+                for i in items
+                if i.req.member is None and i.req.platform and i.req.platform_user_id
+            ],
+        )
+        writes.incidents = await repo.load_incidents(
+            conn, sorted({i.req.incident for i in items}), lock=True
+        )
+        for item in items:
+            try:
+                results.append(_one(settings, item, prior, linked, writes, now))
+            except (ActionRefused, InboundError) as refusal:
+                results.append(refusal)
+        await _write(conn, writes)
+    for item, result in zip(items, results, strict=True):
+        req = item.req
+        kind = (
+            "refused"
+            if isinstance(result, Exception)
+            else ("changed" if result.changed else "repeat")
+        )
+        rt.metrics.actions.labels(req.verb.value, req.source, kind).inc()
+    for number, verb, actor, source in writes.log_lines:
+        log.info("incident #%s %s by %s via %s", number, verb, actor, source)
+    if writes.changed:
         rt.wake_outbox()
-        log.info("incident #%s %s by %s via %s", req.incident, req.verb.value, actor, req.source)
+    return results
+
+
+def _one(
+    settings: Settings,
+    item: _Item,
+    prior: dict[tuple[str, str], dict[str, Any]],
+    linked: dict[tuple[str, str, str], str],
+    writes: _Writes,
+    now: datetime,
+) -> Outcome:
+    req, lang = item.req, item.lang
+    callback = (req.platform, req.callback_id) if req.platform and req.callback_id else None
+    if callback is not None:
+        if callback in prior:
+            return Outcome(changed=False, message=prior[callback]["message"], code="duplicate")
+        if callback in writes.callbacks:
+            first = writes.callbacks[callback]
+            return Outcome(changed=False, message=first.message, code="duplicate")
+    actor = resolve_actor(settings, req, linked, lang)
+    incident = writes.incidents.get(req.incident)
+    if incident is None:
+        raise NotFound(messages.text("not_found", lang, number=req.incident))
+    outcome = _apply(settings, req, incident, actor, item.args, now, lang, writes)
+    if callback is not None:
+        writes.callbacks[callback] = outcome
+        writes.processed.append(
+            {
+                "platform": callback[0],
+                "callback_id": callback[1],
+                "outcome": {"message": outcome.message, "changed": outcome.changed},
+                "at": now,
+            }
+        )
     return outcome
+
+
+async def _write(conn: AsyncConnection, writes: _Writes) -> None:
+    await repo.save_incidents(conn, [writes.incidents[n] for n in sorted(writes.changed)])
+    if writes.closed:
+        await repo.release_open_keys(conn, sorted(writes.closed))
+    await repo.add_timeline(conn, writes.timeline)
+    await repo.add_deliveries(conn, writes.deliveries)
+    await repo.record_processed(conn, writes.processed)
 
 
 def check_args(settings: Settings, req: ActionRequest) -> dict[str, Any]:
@@ -123,8 +215,11 @@ def check_args(settings: Settings, req: ActionRequest) -> dict[str, Any]:
     return {}
 
 
-async def resolve_actor(
-    conn: AsyncConnection, settings: Settings, req: ActionRequest, lang: str
+def resolve_actor(
+    settings: Settings,
+    req: ActionRequest,
+    linked: dict[tuple[str, str, str], str],
+    lang: str,
 ) -> str:
     """The member acting: given directly, or found through the chat account's identity link."""
     if req.member is not None:
@@ -135,9 +230,7 @@ async def resolve_actor(
         return req.member
     member = None
     if req.platform and req.platform_user_id:
-        member = await repo.member_for_identity(
-            conn, req.platform, req.workspace, req.platform_user_id
-        )
+        member = linked.get((req.platform, req.workspace, req.platform_user_id))
     if member is None:
         platform = req.platform or req.source
         raise ActionRefused(messages.text("unknown_user", lang, platform=platform), "unknown_user")
@@ -148,8 +241,7 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "?"
 
 
-async def _apply(
-    conn: AsyncConnection,
+def _apply(
     settings: Settings,
     req: ActionRequest,
     incident: Incident,
@@ -157,6 +249,7 @@ async def _apply(
     args: dict[str, Any],
     now: datetime,
     lang: str,
+    writes: _Writes,
 ) -> Outcome:
     effect = decide(req.verb, incident.status)
     n = incident.number
@@ -179,27 +272,25 @@ async def _apply(
     if effect is Effect.REFUSE:
         raise ActionRefused(messages.text("refused_closed", lang, number=n), "invalid_transition")
     change = _change(settings, req.verb, incident, actor, args, now, lang)
-    await repo.update_incident(conn, n, {"updated_at": now, **change.values})
+    updated = _evolve(incident, {"updated_at": now, **change.values})
+    writes.incidents[n] = updated
+    writes.changed.add(n)
     if req.verb is Verb.CLOSE:
-        await repo.close_alerts(conn, [n])
+        writes.closed.add(n)
     kind, sentence = _KINDS[req.verb]
-    await repo.add_timeline(
-        conn,
-        [
-            {
-                "incident_id": n,
-                "at": now,
-                "kind": kind,
-                "actor": actor,
-                "source": req.source,
-                "data": change.data,
-            }
-        ],
+    writes.timeline.append(
+        {
+            "incident_id": n,
+            "at": now,
+            "kind": kind,
+            "actor": actor,
+            "source": req.source,
+            "data": change.data,
+        }
     )
-    updated = await repo.load_incident(conn, n)
-    assert updated is not None  # we hold its lock
     entry = TimelineEntry(at=now, kind=kind, actor=actor, source=req.source, data=change.data)
-    await repo.add_deliveries(conn, notices_for(settings, updated, entry, now))
+    writes.deliveries.extend(notices_for(settings, updated, entry, now))
+    writes.log_lines.append((n, req.verb.value, actor, req.source))
     text = messages.text(
         sentence,
         lang,
@@ -209,6 +300,18 @@ async def _apply(
         severity=updated.severity.value,
     )
     return Outcome(changed=True, message=text, incident=updated)
+
+
+def _evolve(incident: Incident, values: dict[str, Any]) -> Incident:
+    """``incident`` with column ``values`` applied, typed as the domain object wants them."""
+    fields = {k: v for k, v in values.items() if k != "open_key"}
+    if "status" in fields:
+        fields["status"] = Status(fields["status"])
+    if "severity" in fields:
+        fields["severity"] = Severity(fields["severity"])
+    if "assignees" in fields:
+        fields["assignees"] = tuple(fields["assignees"])
+    return replace(incident, **fields)
 
 
 def _change(

@@ -106,6 +106,124 @@ async def load_incident(
     return _incident(row, alerts, timeline)
 
 
+async def load_incidents(
+    conn: AsyncConnection, numbers: Sequence[int], *, lock: bool = False
+) -> dict[int, Incident]:
+    """Several incidents by number; ``lock`` takes their row locks in number order (PostgreSQL)."""
+    if not numbers:
+        return {}
+    query = sa.select(t.incidents).where(t.incidents.c.id.in_(numbers)).order_by(t.incidents.c.id)
+    if lock and is_postgres(conn):
+        query = query.with_for_update()
+    return {r["id"]: _incident(r) for r in (await conn.execute(query)).mappings()}
+
+
+_SAVE_INCIDENT = (
+    t.incidents.update()
+    .where(t.incidents.c.id == sa.bindparam("b_id"))
+    .values(
+        {
+            name: sa.bindparam(f"b_{name}")
+            for name in (
+                "status",
+                "severity",
+                "acked_by",
+                "acked_at",
+                "closed_by",
+                "closed_at",
+                "assignees",
+                "escalation_step",
+                "escalation_round",
+                "escalate_at",
+                "snoozed_until",
+                "updated_at",
+            )
+        }
+    )
+)
+
+
+async def save_incidents(conn: AsyncConnection, incidents: Sequence[Incident]) -> None:
+    """Write back the state people change (status, people, timers, severity) in one statement."""
+    if not incidents:
+        return
+    await conn.execute(
+        _SAVE_INCIDENT,
+        [
+            {
+                "b_id": i.number,
+                "b_status": i.status.value,
+                "b_severity": i.severity.value,
+                "b_acked_by": i.acked_by,
+                "b_acked_at": i.acked_at,
+                "b_closed_by": i.closed_by,
+                "b_closed_at": i.closed_at,
+                "b_assignees": list(i.assignees),
+                "b_escalation_step": i.escalation_step,
+                "b_escalation_round": i.escalation_round,
+                "b_escalate_at": i.escalate_at,
+                "b_snoozed_until": i.snoozed_until,
+                "b_updated_at": i.updated_at,
+            }
+            for i in incidents
+        ],
+    )
+
+
+async def release_open_keys(conn: AsyncConnection, numbers: Sequence[int]) -> None:
+    """Closed incidents take no more alerts: new firings of their keys open new incidents."""
+    await conn.execute(
+        t.incidents.update().where(t.incidents.c.id.in_(numbers)).values(open_key=None)
+    )
+    await close_alerts(conn, numbers)
+
+
+async def members_for_identities(
+    conn: AsyncConnection, accounts: Sequence[tuple[str | None, str, str | None]]
+) -> dict[tuple[str, str, str], str]:
+    """Members linked to chat accounts ``(platform, workspace, platform_user_id)``."""
+    wanted = {(p, w, u) for p, w, u in accounts if p and u}
+    if not wanted:
+        return {}
+    i = t.identities.c
+    rows = await conn.execute(
+        sa.select(i.platform, i.workspace, i.platform_user_id, i.member).where(
+            i.platform_user_id.in_(sorted({u for _, _, u in wanted}))
+        )
+    )
+    return {
+        (r.platform, r.workspace, r.platform_user_id): r.member
+        for r in rows
+        if (r.platform, r.workspace, r.platform_user_id) in wanted
+    }
+
+
+async def processed_outcomes(
+    conn: AsyncConnection, callbacks: Sequence[tuple[str | None, str | None]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Outcomes recorded for platform callbacks already handled."""
+    wanted = {(p, c) for p, c in callbacks if p and c}
+    if not wanted:
+        return {}
+    p = t.processed_callbacks.c
+    rows = await conn.execute(
+        sa.select(p.platform, p.callback_id, p.outcome).where(
+            p.callback_id.in_(sorted({c for _, c in wanted}))
+        )
+    )
+    return {
+        (r.platform, r.callback_id): r.outcome
+        for r in rows
+        if (r.platform, r.callback_id) in wanted
+    }
+
+
+async def record_processed(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Remember callbacks' outcomes so a platform retry gets the same answer."""
+    if rows:
+        await conn.execute(t.processed_callbacks.insert(), list(rows))
+
+
 async def load_timeline(conn: AsyncConnection, number: int) -> list[TimelineEntry]:
     """An incident's timeline, oldest first."""
     rows = (
@@ -354,19 +472,6 @@ async def add_deliveries(conn: AsyncConnection, rows: Sequence[Values]) -> None:
         await conn.execute(_INSERT_DELIVERIES, list(rows))
 
 
-async def member_for_identity(
-    conn: AsyncConnection, platform: str, workspace: str, platform_user_id: str
-) -> str | None:
-    """The member a chat account is linked to."""
-    i = t.identities.c
-    row = await conn.execute(
-        sa.select(i.member).where(
-            i.platform == platform, i.workspace == workspace, i.platform_user_id == platform_user_id
-        )
-    )
-    return row.scalar_one_or_none()
-
-
 async def sync_members(
     conn: AsyncConnection, members: Sequence[Values], identities: Sequence[Values], now: datetime
 ) -> None:
@@ -383,28 +488,6 @@ async def sync_members(
     if identities:
         rows = [{**i, "origin": "config", "created_at": now} for i in identities]
         await conn.execute(t.identities.insert(), rows)
-
-
-async def processed_outcome(
-    conn: AsyncConnection, platform: str, callback_id: str
-) -> dict[str, Any] | None:
-    """The outcome recorded for a callback already handled."""
-    p = t.processed_callbacks.c
-    row = await conn.execute(
-        sa.select(p.outcome).where(p.platform == platform, p.callback_id == callback_id)
-    )
-    return row.scalar_one_or_none()
-
-
-async def record_processed(
-    conn: AsyncConnection, platform: str, callback_id: str, outcome: dict[str, Any], now: datetime
-) -> None:
-    """Remember a callback's outcome so a platform retry gets the same answer."""
-    await conn.execute(
-        t.processed_callbacks.insert().values(
-            platform=platform, callback_id=callback_id, outcome=outcome, at=now
-        )
-    )
 
 
 async def due_incidents(conn: AsyncConnection, now: datetime, limit: int) -> list[Incident]:

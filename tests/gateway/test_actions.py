@@ -11,7 +11,7 @@ import pytest
 
 from gateway.actions import perform
 from gateway.clock import ManualClock
-from gateway.domain import ActionRequest, AlertBatch, Status, Verb
+from gateway.domain import ActionRequest, AlertBatch, Outcome, Status, Verb
 from gateway.errors import ActionRefused
 from gateway.ingest.formats import parse
 from gateway.ingest.service import ingest
@@ -249,3 +249,55 @@ async def test_manual_escalate_walks_levels_then_refuses(rt: Runtime) -> None:
     )
     assert out.incident is not None
     assert out.incident.assignees == ("alice",)
+
+
+async def test_actions_arriving_together_apply_in_order_and_refusals_stay_alone(
+    rt: Runtime,
+) -> None:
+    number = await open_incident(rt)
+    stranger = ActionRequest(
+        number,
+        Verb.COMMENT,
+        "slack",
+        args={"text": "hi"},
+        platform="slack",
+        workspace="T1",
+        platform_user_id="UNOBODY",
+    )
+    retry = ActionRequest(
+        number,
+        Verb.COMMENT,
+        "slack",
+        args={"text": "once"},
+        platform="slack",
+        workspace="T1",
+        platform_user_id="UALICE",
+        callback_id="same-click",
+    )
+    outcomes = await asyncio.gather(
+        perform(rt, ActionRequest(number, Verb.ACK, "api", member="bob")),
+        perform(rt, stranger),
+        perform(rt, retry),
+        perform(rt, retry),
+        perform(rt, ActionRequest(number, Verb.CLOSE, "api", member="alice")),
+        perform(rt, ActionRequest(number, Verb.ACK, "api", member="alice")),
+        return_exceptions=True,
+    )
+    ack, refused, first, second, close, late_ack = outcomes
+    assert isinstance(ack, Outcome)
+    assert ack.changed
+    assert isinstance(refused, ActionRefused)
+    assert refused.code == "unknown_user"
+    assert isinstance(first, Outcome)
+    assert isinstance(second, Outcome)
+    assert first.changed != second.changed
+    assert isinstance(close, Outcome)
+    assert close.changed
+    assert isinstance(late_ack, ActionRefused)  # closed by the action queued before it
+    async with rt.db.read() as conn:
+        incident = await repo.load_incident(conn, number, details=True)
+    assert incident is not None
+    assert incident.status is Status.CLOSED
+    assert (incident.acked_by, incident.closed_by) == ("bob", "alice")
+    kinds = [e.kind for e in incident.timeline]
+    assert kinds == ["triggered", "acknowledged", "commented", "closed"]
