@@ -130,7 +130,7 @@ async def _perform_many(rt: Runtime, items: Sequence[_Item]) -> list[Outcome | E
         rt.metrics.actions.labels(req.verb.value, req.source, kind).inc()
     for number, verb, actor, source in writes.log_lines:
         log.info("incident #%s %s by %s via %s", number, verb, actor, source)
-    if writes.changed:
+    if writes.deliveries:
         rt.wake_outbox()
     return results
 

@@ -20,6 +20,7 @@ async def run_due(rt: Runtime) -> int:
     """Advance every incident whose escalation or snooze is due; returns how many moved."""
     settings = rt.settings
     moved = 0
+    wake = False
     async with rt.db.write() as conn:
         now = rt.clock.now()
         for incident in await repo.due_incidents(conn, now, BATCH):
@@ -67,9 +68,11 @@ async def run_due(rt: Runtime) -> int:
             updated = await repo.load_incident(conn, incident.number)
             assert updated is not None
             entry = TimelineEntry(at=now, kind=kind, actor=None, source="escalation", data=data)
-            await repo.add_deliveries(conn, notices_for(settings, updated, entry, now))
+            notices = notices_for(settings, updated, entry, now)
+            await repo.add_deliveries(conn, notices)
+            wake = wake or bool(notices)
             log.info("incident #%s %s", incident.number, kind.replace("_", " "))
             moved += 1
-    if moved:
+    if wake:
         rt.wake_outbox()
     return moved

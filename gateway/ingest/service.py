@@ -101,14 +101,14 @@ async def ingest(rt: Runtime, integration: str, batch: AlertBatch) -> IngestResu
 async def _ingest_many(rt: Runtime, items: Sequence[Item]) -> list[IngestResult]:
     async with rt.db.write() as conn:
         now = rt.clock.now()
-        results, _ = await apply_batches(conn, rt.settings, items, now)
+        results, work = await apply_batches(conn, rt.settings, items, now)
     for (integration, batch), result in zip(items, results, strict=True):
         rt.metrics.alerts_received.labels(integration).inc(len(batch.events))
         for n in result.opened:
             log.info("incident #%s opened by %s", n, integration)
         for n in result.closed:
             log.info("incident #%s closed: all alerts resolved", n)
-    if any(r.opened or r.closed or r.acknowledged for r in results):
+    if work.deliveries:
         rt.wake_outbox()
     return results
 
