@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import sqlalchemy as sa
-
 from gateway.clock import Clock
 from gateway.config import OutboxSettings
 from gateway.domain import JSONObject
 from gateway.errors import PlatformError, RateLimited, Rejected, Unavailable
 from gateway.metrics import Metrics
-from storage import tables as t
+from storage import repo
 from storage.engine import Database
 
 log = logging.getLogger(__name__)
@@ -123,42 +121,23 @@ class Dispatcher:
             pass
 
     async def _claim(self) -> tuple[datetime, list[Job]] | None:
-        d = t.deliveries.c
         async with self._db.write() as conn:
             now = self._clock.now()
             lease_until = now + timedelta(seconds=self._settings.lease_s)
-            due = sa.or_(
-                sa.and_(d.state == "pending", d.due_at <= now),
-                # A worker that claimed these crashed or hung: its lease ran out.
-                sa.and_(d.state == "sending", d.lease_until < now),
+            rows = await repo.claim_deliveries(conn, now, lease_until, self._settings.batch_size)
+        if not rows:
+            return None
+        jobs = [
+            Job(
+                delivery_id=row["id"],
+                incident_id=row["incident_id"],
+                channel=row["channel"],
+                destination=dict(row["destination"] or {}),
+                payload=dict(row["payload"] or {}),
+                attempt=row["attempts"],
             )
-            pick = (
-                sa.select(d.id).where(due).order_by(d.due_at, d.id).limit(self._settings.batch_size)
-            )
-            if self._db.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            ids = list((await conn.execute(pick)).scalars())
-            if not ids:
-                return None
-            rows = await conn.execute(
-                t.deliveries.update()
-                .where(d.id.in_(ids))
-                .values(state="sending", lease_until=lease_until, attempts=d.attempts + 1)
-                .returning(d.id, d.incident_id, d.channel, d.destination, d.payload, d.attempts)
-            )
-            jobs = [
-                Job(
-                    delivery_id=row.id,
-                    incident_id=row.incident_id,
-                    channel=row.channel,
-                    destination=dict(row.destination or {}),
-                    payload=dict(row.payload or {}),
-                    attempt=row.attempts,
-                )
-                for row in rows
-            ]
-        order = {delivery_id: i for i, delivery_id in enumerate(ids)}
-        jobs.sort(key=lambda job: order[job.delivery_id])
+            for row in rows
+        ]
         return lease_until, jobs
 
     async def _attempt(self, job: Job, lease_until: datetime) -> _Outcome:
@@ -193,12 +172,11 @@ class Dispatcher:
         return outcome
 
     async def _record(self, outcomes: Sequence[_Outcome]) -> None:
-        d = t.deliveries.c
         changed: list[tuple[_Outcome, str, float]] = []
         async with self._db.write() as conn:
             now = self._clock.now()
-            await conn.execute(
-                t.delivery_attempts.insert(),
+            await repo.add_attempts(
+                conn,
                 [
                     {
                         "delivery_id": o.job.delivery_id,
@@ -214,17 +192,9 @@ class Dispatcher:
                 state, delay_s, values = self._next_state(o, now)
                 # Only our own claim may be settled: if the lease ran out and another worker
                 # took the row, its result wins and this one is just history.
-                result = await conn.execute(
-                    t.deliveries.update()
-                    .where(
-                        d.id == o.job.delivery_id,
-                        d.state == "sending",
-                        d.lease_until == o.lease_until,
-                        d.attempts == o.job.attempt,
-                    )
-                    .values(values)
-                )
-                if result.rowcount:
+                if await repo.settle_delivery(
+                    conn, o.job.delivery_id, o.lease_until, o.job.attempt, values
+                ):
                     changed.append((o, state, delay_s))
                 else:
                     log.warning(

@@ -528,3 +528,57 @@ async def deliveries_for(conn: AsyncConnection, incident_id: int) -> list[Values
         .order_by(t.deliveries.c.id)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+_D = t.deliveries.c
+
+
+async def claim_deliveries(
+    conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int
+) -> list[Values]:
+    """Take up to ``limit`` due deliveries (or ones whose claim expired) for one worker.
+
+    SKIP LOCKED on PostgreSQL: two replicas claiming at once get disjoint rows.
+    """
+    due = sa.or_(
+        sa.and_(_D.state == "pending", _D.due_at <= now),
+        # A worker that claimed these crashed or hung: its lease ran out.
+        sa.and_(_D.state == "sending", _D.lease_until < now),
+    )
+    pick = sa.select(_D.id).where(due).order_by(_D.due_at, _D.id).limit(limit)
+    if is_postgres(conn):
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list((await conn.execute(pick)).scalars())
+    if not ids:
+        return []
+    rows = await conn.execute(
+        t.deliveries.update()
+        .where(_D.id.in_(ids))
+        .values(state="sending", lease_until=lease_until, attempts=_D.attempts + 1)
+        .returning(_D.id, _D.incident_id, _D.channel, _D.destination, _D.payload, _D.attempts)
+    )
+    order = {delivery_id: i for i, delivery_id in enumerate(ids)}
+    return sorted((dict(r) for r in rows.mappings()), key=lambda r: order[r["id"]])
+
+
+async def add_attempts(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Record send attempts."""
+    if rows:
+        await conn.execute(t.delivery_attempts.insert(), list(rows))
+
+
+async def settle_delivery(
+    conn: AsyncConnection, delivery_id: int, lease_until: datetime, attempt: int, values: Values
+) -> bool:
+    """Record a send's result, only if this worker's claim still stands; returns whether it did."""
+    result = await conn.execute(
+        t.deliveries.update()
+        .where(
+            _D.id == delivery_id,
+            _D.state == "sending",
+            _D.lease_until == lease_until,
+            _D.attempts == attempt,
+        )
+        .values(values)
+    )
+    return bool(result.rowcount)
