@@ -301,3 +301,40 @@ async def test_actions_arriving_together_apply_in_order_and_refusals_stay_alone(
     assert (incident.acked_by, incident.closed_by) == ("bob", "alice")
     kinds = [e.kind for e in incident.timeline]
     assert kinds == ["triggered", "acknowledged", "commented", "closed"]
+
+
+async def test_racing_acks_from_two_replicas_on_postgres_one_wins() -> None:
+    url = pg_url()
+    if url is None:
+        pytest.skip("ACKGATE_TEST_POSTGRES_URL not set: PostgreSQL tests need a server")
+    async with pg_schema(url) as schema:
+        settings = make_settings(url, schema)
+        async with running(settings) as one, running(settings) as two:
+            number = await open_incident(one)
+            outcomes = await asyncio.gather(
+                *(
+                    perform(replica, ActionRequest(number, Verb.ACK, "api", member=member))
+                    for replica, member in [(one, "alice"), (two, "bob")] * 5
+                )
+            )
+            assert sum(o.changed for o in outcomes) == 1
+            async with two.db.read() as conn:
+                kinds = [e.kind for e in await repo.load_timeline(conn, number)]
+            assert kinds.count("acknowledged") == 1
+
+
+async def test_two_replicas_ingesting_one_group_open_one_incident_on_postgres() -> None:
+    url = pg_url()
+    if url is None:
+        pytest.skip("ACKGATE_TEST_POSTGRES_URL not set: PostgreSQL tests need a server")
+    async with pg_schema(url) as schema:
+        settings = make_settings(url, schema)
+        async with running(settings) as one, running(settings) as two:
+            batch = firing_batch(one)
+            results = await asyncio.gather(
+                *(ingest(replica, "prometheus", batch) for replica in (one, two) * 5)
+            )
+            assert sum(len(r.opened) for r in results) == 1
+            async with one.db.read() as conn:
+                _, total = await repo.list_incidents(conn)
+            assert total == 1
