@@ -73,7 +73,6 @@ class _Writes:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
     callbacks: dict[tuple[str, str], Outcome] = field(default_factory=dict)
-    log_lines: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
 async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
@@ -82,10 +81,22 @@ async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
     Raises ActionRefused (unknown user, invalid transition, bad arguments) and NotFound;
     in both cases nothing changed.
     """
-    item = _Item(req, check_args(rt.settings, req), lang)
-    outcome: Outcome = await rt.batcher("actions", lambda items: _perform_many(rt, items)).submit(
-        item
-    )
+    try:
+        item = _Item(req, check_args(rt.settings, req), lang)
+        outcome: Outcome = await rt.batcher(
+            "actions", lambda items: _perform_many(rt, items)
+        ).submit(item)
+    except ActionRefused:
+        rt.metrics.actions.labels(req.verb.value, req.source, "refused").inc()
+        raise
+    # Logged here, in the request's own context, so the line carries its request id.
+    rt.metrics.actions.labels(
+        req.verb.value, req.source, "changed" if outcome.changed else "repeat"
+    ).inc()
+    if outcome.changed:
+        log.info(
+            "incident #%s %s by %s via %s", req.incident, req.verb.value, outcome.actor, req.source
+        )
     return outcome
 
 
@@ -120,16 +131,6 @@ async def _perform_many(rt: Runtime, items: Sequence[_Item]) -> list[Outcome | E
             except (ActionRefused, InboundError) as refusal:
                 results.append(refusal)
         await _write(conn, writes)
-    for item, result in zip(items, results, strict=True):
-        req = item.req
-        kind = (
-            "refused"
-            if isinstance(result, Exception)
-            else ("changed" if result.changed else "repeat")
-        )
-        rt.metrics.actions.labels(req.verb.value, req.source, kind).inc()
-    for number, verb, actor, source in writes.log_lines:
-        log.info("incident #%s %s by %s via %s", number, verb, actor, source)
     if writes.deliveries:
         rt.wake_outbox()
     return results
@@ -290,7 +291,6 @@ def _apply(
     )
     entry = TimelineEntry(at=now, kind=kind, actor=actor, source=req.source, data=change.data)
     writes.deliveries.extend(notices_for(settings, updated, entry, now))
-    writes.log_lines.append((n, req.verb.value, actor, req.source))
     text = messages.text(
         sentence,
         lang,
@@ -299,7 +299,7 @@ def _apply(
         until=_when(updated.snoozed_until),
         severity=updated.severity.value,
     )
-    return Outcome(changed=True, message=text, incident=updated)
+    return Outcome(changed=True, message=text, incident=updated, actor=actor)
 
 
 def _evolve(incident: Incident, values: dict[str, Any]) -> Incident:

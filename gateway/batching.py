@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -40,7 +41,11 @@ class Batcher(Generic[T, R]):
     async def submit(self, item: T) -> R:
         """Process ``item`` (with whatever else is queued); returns after its commit."""
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
+            # The writer serves every caller: it must not inherit the first caller's context
+            # (its request id would end up on everybody's log lines).
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="batcher", context=contextvars.Context()
+            )
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, future))
         # A caller that goes away (client disconnect) does not unqueue its item: what was

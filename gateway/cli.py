@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -88,6 +89,9 @@ def _serve(settings: Settings) -> int:
 
     configure(settings.logging.level, settings.logging.json_lines)
     host, port = split_listen(settings.server.listen)
+    logging.getLogger("gateway").info(
+        "ackgate listening on %s:%s (public URL %s)", host, port, settings.server.base_url
+    )
     web.run_app(
         create_app(settings), host=host, port=port, print=None, access_log=None, shutdown_timeout=10
     )

@@ -186,3 +186,4 @@ class Outcome:
     message: str
     incident: Incident | None = None
     code: str = "ok"
+    actor: str | None = None

@@ -11,7 +11,9 @@ from pythonjsonlogger.json import JsonFormatter
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
+    """Adds the current request id to every record."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
         return True
@@ -22,7 +24,7 @@ def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_ContextFilter())
+    handler.addFilter(ContextFilter())
     if json_lines:
         handler.setFormatter(
             JsonFormatter(
@@ -39,3 +41,4 @@ def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
     root.setLevel(level)
     # aiohttp's access log repeats what the metrics already count; keep it quiet.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

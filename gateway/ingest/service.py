@@ -95,6 +95,14 @@ async def ingest(rt: Runtime, integration: str, batch: AlertBatch) -> IngestResu
     result: IngestResult = await rt.batcher("ingest", lambda items: _ingest_many(rt, items)).submit(
         (integration, batch)
     )
+    # Logged here, in the request's own context, so each line carries its request id.
+    rt.metrics.alerts_received.labels(integration).inc(len(batch.events))
+    for n in result.opened:
+        log.info("incident #%s opened by %s", n, integration)
+    for n in result.closed:
+        log.info("incident #%s closed: all alerts resolved", n)
+    for n in result.acknowledged:
+        log.info("incident #%s acknowledged by %s", n, integration)
     return result
 
 
@@ -102,12 +110,6 @@ async def _ingest_many(rt: Runtime, items: Sequence[Item]) -> list[IngestResult]
     async with rt.db.write() as conn:
         now = rt.clock.now()
         results, work = await apply_batches(conn, rt.settings, items, now)
-    for (integration, batch), result in zip(items, results, strict=True):
-        rt.metrics.alerts_received.labels(integration).inc(len(batch.events))
-        for n in result.opened:
-            log.info("incident #%s opened by %s", n, integration)
-        for n in result.closed:
-            log.info("incident #%s closed: all alerts resolved", n)
     if work.deliveries:
         rt.wake_outbox()
     return results

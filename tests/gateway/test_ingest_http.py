@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.clock import ManualClock
+from gateway.logsetup import ContextFilter
 from gateway.web.app import create_app
 from tests.support import fixture, make_settings
 
@@ -305,3 +307,27 @@ async def test_worse_alert_joining_raises_incident_severity(client: Client) -> N
     second["alerts"][1]["labels"]["severity"] = "warning"
     await post(client, second)
     assert (await incident(client, 1))["severity"] == "warning"
+
+
+async def test_state_changes_log_one_line_each_with_their_request_id(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.handler.addFilter(ContextFilter())
+    caplog.set_level(logging.INFO, logger="gateway")
+    r = await client.post(
+        "/v1/alerts/prometheus",
+        json=fixture("alertmanager", "firing.json"),
+        headers={**AUTH, "X-Request-Id": "req-ingest"},
+    )
+    assert r.headers["X-Request-Id"] == "req-ingest"
+    await client.post(
+        "/v1/incidents/1/actions", json={"verb": "ack"}, headers={**API, "X-Request-Id": "req-ack"}
+    )
+    lines = [
+        (rec.getMessage(), getattr(rec, "request_id", None))
+        for rec in caplog.records
+        if rec.name.startswith("gateway")
+    ]
+    assert ("incident #1 opened by prometheus", "req-ingest") in lines
+    assert ("incident #1 ack by alice via api", "req-ack") in lines
+    assert not any("example-token" in message for message, _ in lines)
