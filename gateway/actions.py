@@ -28,7 +28,7 @@ from gateway.domain import (
 from gateway.errors import ActionRefused, InboundError, NotFound
 from gateway.escalation import first_step, next_step
 from gateway.lifecycle import Effect, decide
-from gateway.notices import notices_for
+from gateway.notices import NOBODY, Audience, load_audience, notices_for
 from gateway.runtime import Runtime
 from gateway.wire import incident_json
 from storage import repo
@@ -73,6 +73,7 @@ class _Writes:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
     callbacks: dict[tuple[str, str], Outcome] = field(default_factory=dict)
+    audience: Audience = NOBODY
 
 
 async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
@@ -125,6 +126,8 @@ async def _perform_many(rt: Runtime, items: Sequence[_Item]) -> list[Outcome | E
         writes.incidents = await repo.load_incidents(
             conn, sorted({i.req.incident for i in items}), lock=True
         )
+        # Any configured member may end up paged by an escalate or assign in this batch.
+        writes.audience = await load_audience(conn, settings, writes.incidents, settings.members)
         for item in items:
             try:
                 results.append(_one(settings, item, prior, linked, writes, now))
@@ -290,7 +293,7 @@ def _apply(
         }
     )
     entry = TimelineEntry(at=now, kind=kind, actor=actor, source=req.source, data=change.data)
-    writes.deliveries.extend(notices_for(settings, updated, entry, now))
+    writes.deliveries.extend(notices_for(settings, updated, entry, now, writes.audience))
     text = messages.text(
         sentence,
         lang,

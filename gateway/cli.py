@@ -95,9 +95,7 @@ def _serve(settings: Settings) -> int:
     )
     app = create_app(settings)
     app.on_startup.append(_settle_memory)
-    web.run_app(
-        app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10
-    )
+    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
     return 0
 
 

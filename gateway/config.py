@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -18,6 +18,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from gateway.domain import Severity
@@ -139,16 +140,47 @@ class EscalationSettings(Strict):
     repeat: int = Field(default=0, ge=0)
 
 
-class WebhookDestination(Strict):
-    """POST every incident event as JSON to a URL."""
+class DestinationSettings(Strict):
+    """Where a service's incidents go besides the people paged.
 
-    kind: Literal["webhook"] = "webhook"
-    url: HttpUrl
+    ``kind = "webhook"`` POSTs every incident event as JSON to ``url`` (signed with ``secret``);
+    a chat platform's token (``kind = "slack"``) posts a card to ``chat`` and keeps it updated.
+    """
+
+    kind: str = "webhook"
+    url: HttpUrl | None = None
     secret: SecretStr | None = None
+    chat: str | None = Field(default=None, min_length=1)
     severities: list[Severity] | None = None
 
+    @model_validator(mode="after")
+    def _shape(self) -> DestinationSettings:
+        if self.kind == "webhook":
+            if self.url is None:
+                raise ValueError("a webhook destination needs url")
+            if self.chat is not None:
+                raise ValueError("a webhook destination takes url, not chat")
+        elif self.chat is None:
+            raise ValueError(f"a {self.kind} destination needs chat (the channel or chat id)")
+        elif self.url is not None or self.secret is not None:
+            raise ValueError(f"a {self.kind} destination takes chat, not url or secret")
+        return self
 
-Destination = Annotated[WebhookDestination, Field(discriminator="kind")]
+
+Destination = DestinationSettings
+
+
+class SlackSettings(Strict):
+    """The Slack app: bot token and signing secret from the app's settings page."""
+
+    bot_token: SecretStr = Field(min_length=8)
+    signing_secret: SecretStr = Field(min_length=8)
+    api_base_url: HttpUrl = HttpUrl("https://slack.com/api/")
+    app_token: SecretStr | None = None  # Socket Mode, for gateways without a public URL
+    workspace: str = ""  # team id; identities link to it ("" accepts any)
+    command: str = "/oncall"
+    dm_assignees: bool = True
+    thread_replies: bool = True
 
 
 class ServiceSettings(Strict):
@@ -206,6 +238,15 @@ class Settings(Strict):
     routing: RoutingSettings = RoutingSettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
+    slack: SlackSettings | None = None
+
+    def chat_platforms(self) -> set[str]:
+        """The chat platforms this gateway is configured for (their sections are present)."""
+        return {name for name in CHAT_PLATFORMS if getattr(self, name) is not None}
+
+
+# Every chat platform's settings field on Settings; adding a platform adds its name here.
+CHAT_PLATFORMS = ("slack",)
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:
@@ -308,7 +349,7 @@ def _format_error(err: Any) -> str:
     return f"{key_path(loc)}: {message}"
 
 
-_UNION_TAGS = {"webhook"}
+_UNION_TAGS: set[str] = set()
 
 
 def cross_check(settings: Settings) -> list[str]:
@@ -339,6 +380,15 @@ def cross_check(settings: Settings) -> list[str]:
             problems.append(
                 f"routing.rules[{i}].integration: no integration named {rule.integration!r}"
             )
+    platforms = settings.chat_platforms()
+    for name, service in settings.services.items():
+        for i, dest in enumerate(service.notify):
+            if dest.kind != "webhook" and dest.kind not in platforms:
+                known = ", ".join(["webhook", *sorted(platforms)])
+                problems.append(
+                    f"services.{name}.notify[{i}].kind: {dest.kind!r} is not configured "
+                    f"(known here: {known})"
+                )
     seen_tokens: dict[str, str] = {}
     for name, integ in settings.integrations.items():
         token = integ.token.get_secret_value()

@@ -1,49 +1,139 @@
-"""Which notices an incident event writes to the outbox, in the same transaction."""
+"""Which notices an incident event writes to the outbox, in the same transaction.
+
+Webhooks get every event. Chat destinations get a card when the incident opens; the people
+paged get it as a direct message on every chat platform they are linked on; and every later
+event updates every card already posted, on every platform at once.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.config import Settings
-from gateway.domain import Incident, TimelineEntry
+from gateway.domain import Incident, JSONObject, TimelineEntry
+from gateway.links import LinkSigner
 from gateway.wire import entry_json, incident_json
+from storage import repo
+from storage.repo import MessageRef
+
+# Events that page the incident's assignees directly.
+PAGING_EVENTS = frozenset({"triggered", "escalated", "assigned", "reopened", "snooze_expired"})
+CARD_ALERTS = 5
+CARD_TIMELINE = 5
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What a transaction knows about where cards already are and who can get a DM."""
+
+    refs: Mapping[int, Sequence[MessageRef]] = field(default_factory=dict)
+    accounts: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+
+
+NOBODY = Audience()
+
+
+async def load_audience(
+    conn: AsyncConnection, settings: Settings, incidents: Iterable[int], members: Iterable[str]
+) -> Audience:
+    """Cards posted for ``incidents`` and the chat accounts of ``members`` (two queries)."""
+    platforms = sorted(settings.chat_platforms())
+    if not platforms:
+        return NOBODY
+    return Audience(
+        refs=await repo.message_refs_for(conn, sorted(set(incidents))),
+        accounts=await repo.accounts_for_members(conn, sorted(set(members)), platforms),
+    )
+
+
+def card_json(incident: Incident) -> JSONObject:
+    """The incident as a card needs it: a few alerts and the latest timeline entries."""
+    doc = incident_json(incident, details=True)
+    doc["alerts"] = doc["alerts"][:CARD_ALERTS]
+    doc["timeline"] = doc["timeline"][-CARD_TIMELINE:]
+    return doc
 
 
 def notices_for(
-    settings: Settings, incident: Incident, entry: TimelineEntry, now: datetime
+    settings: Settings,
+    incident: Incident,
+    entry: TimelineEntry,
+    now: datetime,
+    audience: Audience = NOBODY,
 ) -> list[dict[str, Any]]:
-    """Delivery rows for every destination of the incident's service that wants this event."""
+    """Delivery rows for one incident event."""
     service = settings.services.get(incident.service)
     if service is None:
         return []
+    base = settings.server.base_url
+    page = f"{base}/incidents/{incident.number}"
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "event": f"incident.{entry.kind}",
+        "entry": entry_json(entry),
+    }
     rows: list[dict[str, Any]] = []
-    payload: dict[str, Any] | None = None
-    for index, dest in enumerate(service.notify):
-        if dest.severities is not None and incident.severity not in dest.severities:
-            continue
-        if payload is None:
-            payload = {
-                "event_id": uuid.uuid4().hex,
-                "event": f"incident.{entry.kind}",
-                "incident": incident_json(incident),
-                "entry": entry_json(entry),
-                "url": f"{settings.server.base_url}/incidents/{incident.number}",
-            }
+
+    def add(channel: str, destination: dict[str, Any], payload: dict[str, Any]) -> None:
         rows.append(
             {
                 "incident_id": incident.number,
-                "channel": dest.kind,
-                "destination": {
-                    "url": str(dest.url),
-                    "ref": f"services.{incident.service}.notify[{index}]",
-                },
+                "channel": channel,
+                "destination": destination,
                 "payload": payload,
                 "state": "pending",
                 "attempts": 0,
                 "due_at": now,
                 "created_at": now,
             }
+        )
+
+    card: JSONObject | None = None
+    platforms = settings.chat_platforms()
+    for index, dest in enumerate(service.notify):
+        if dest.severities is not None and incident.severity not in dest.severities:
+            continue
+        ref = f"services.{incident.service}.notify[{index}]"
+        if dest.kind == "webhook":
+            add(
+                "webhook",
+                {"url": str(dest.url), "ref": ref},
+                {**event, "incident": incident_json(incident), "url": page},
+            )
+        elif entry.kind == "triggered" and dest.kind in platforms:
+            card = card or card_json(incident)
+            add(
+                dest.kind,
+                {"chat": dest.chat, "ref": ref},
+                {**event, "op": "post", "incident": card, "url": page},
+            )
+    signer = LinkSigner(settings.server.secret_key.get_secret_value())
+    ttl = timedelta(hours=settings.server.link_ttl_h)
+
+    def member_link(member: str) -> str:
+        return signer.url(base, member, incident.number, now, ttl)
+
+    if entry.kind in PAGING_EVENTS:
+        for member in incident.assignees:
+            for platform, user_id in audience.accounts.get(member, ()):
+                card = card or card_json(incident)
+                add(
+                    platform,
+                    {"dm": user_id, "member": member},
+                    {**event, "op": "post", "incident": card, "url": member_link(member)},
+                )
+    for posted in audience.refs.get(incident.number, ()):
+        card = card or card_json(incident)
+        url = member_link(posted.member) if posted.member else page
+        add(
+            posted.platform,
+            {"chat": posted.chat_id, "message": posted.message_id},
+            {**event, "op": "update", "incident": card, "url": url},
         )
     return rows

@@ -38,9 +38,14 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What a successful send returns: the platform's reference, to update the message later."""
+    """What a successful send returns: where the message landed, to update it later.
+
+    A chat sender that posted a card returns the chat it is in (``chat_id``: for a direct
+    message, the conversation, not the user) and the message's id (``message_ref``).
+    """
 
     message_ref: str | None = None
+    chat_id: str | None = None
 
 
 class Sender(Protocol):
@@ -196,6 +201,9 @@ class Dispatcher:
                     conn, o.job.delivery_id, o.lease_until, o.job.attempt, values
                 ):
                     changed.append((o, state, delay_s))
+                    posted = _posted_card(o, now)
+                    if posted is not None:
+                        await repo.add_message_refs(conn, [posted])
                 else:
                     log.warning(
                         "delivery %s: lease lost before its result was recorded", o.job.delivery_id
@@ -243,6 +251,24 @@ class Dispatcher:
             )
         else:
             log.warning("delivery %s to %s failed for good: %s", job.delivery_id, job.channel, why)
+
+
+def _posted_card(o: _Outcome, now: datetime) -> JSONObject | None:
+    """A new card in a chat, to be kept up to date from now on (None for anything else)."""
+    result, job = o.result, o.job
+    if result is None or not result.chat_id or not result.message_ref:
+        return None
+    if job.payload.get("op") != "post":
+        return None
+    return {
+        "incident_id": job.incident_id,
+        "platform": job.channel,
+        "chat_id": result.chat_id,
+        "message_id": result.message_ref,
+        "member": job.destination.get("member"),
+        "delivery_id": job.delivery_id,
+        "created_at": now,
+    }
 
 
 def _describe(error: PlatformError) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.domain import Status, TimelineEntry
 from gateway.escalation import first_step, next_step
-from gateway.notices import notices_for
+from gateway.notices import load_audience, notices_for
 from gateway.runtime import Runtime
 from storage import repo
 
@@ -23,7 +23,11 @@ async def run_due(rt: Runtime) -> int:
     wake = False
     async with rt.db.write() as conn:
         now = rt.clock.now()
-        for incident in await repo.due_incidents(conn, now, BATCH):
+        due = await repo.due_incidents(conn, now, BATCH)
+        audience = await load_audience(
+            conn, settings, [i.number for i in due], settings.members if due else ()
+        )
+        for incident in due:
             snooze_over = incident.status is Status.ACKNOWLEDGED
             step = (
                 first_step(settings, incident.service, now)
@@ -68,7 +72,7 @@ async def run_due(rt: Runtime) -> int:
             updated = await repo.load_incident(conn, incident.number)
             assert updated is not None
             entry = TimelineEntry(at=now, kind=kind, actor=None, source="escalation", data=data)
-            notices = notices_for(settings, updated, entry, now)
+            notices = notices_for(settings, updated, entry, now, audience)
             await repo.add_deliveries(conn, notices)
             wake = wake or bool(notices)
             log.info("incident #%s %s", incident.number, kind.replace("_", " "))

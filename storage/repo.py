@@ -582,3 +582,78 @@ async def settle_delivery(
         .values(values)
     )
     return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Where a card of an incident sits in a chat."""
+
+    platform: str
+    chat_id: str
+    message_id: str
+    member: str | None = None
+
+
+async def add_message_refs(conn: AsyncConnection, rows: Sequence[Values]) -> None:
+    """Remember posted cards (``incident_id, platform, chat_id, message_id, delivery_id``)."""
+    if rows:
+        await conn.execute(t.message_refs.insert(), list(rows))
+
+
+async def message_refs_for(
+    conn: AsyncConnection, incident_ids: Sequence[int]
+) -> dict[int, list[MessageRef]]:
+    """Every card posted for each incident, oldest first."""
+    if not incident_ids:
+        return {}
+    m = t.message_refs.c
+    rows = await conn.execute(
+        sa.select(m.incident_id, m.platform, m.chat_id, m.message_id, m.member)
+        .where(m.incident_id.in_(incident_ids))
+        .order_by(m.id)
+    )
+    found: dict[int, list[MessageRef]] = {}
+    for r in rows:
+        ref = MessageRef(r.platform, r.chat_id, r.message_id, r.member)
+        found.setdefault(r.incident_id, []).append(ref)
+    return found
+
+
+async def accounts_for_members(
+    conn: AsyncConnection, members: Sequence[str], platforms: Sequence[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Each member's chat accounts ``(platform, platform_user_id)`` on the given platforms."""
+    if not members or not platforms:
+        return {}
+    i = t.identities.c
+    rows = await conn.execute(
+        sa.select(i.member, i.platform, i.platform_user_id)
+        .where(i.member.in_(members), i.platform.in_(platforms))
+        .order_by(i.id)
+    )
+    found: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        found.setdefault(r.member, []).append((r.platform, r.platform_user_id))
+    return found
+
+
+async def link_identity(
+    conn: AsyncConnection,
+    platform: str,
+    workspace: str,
+    platform_user_id: str,
+    member: str,
+    origin: str,
+    now: datetime,
+) -> None:
+    """Link a chat account to a member (an automatic match, or the member's own request)."""
+    await conn.execute(
+        t.identities.insert().values(
+            platform=platform,
+            workspace=workspace,
+            platform_user_id=platform_user_id,
+            member=member,
+            origin=origin,
+            created_at=now,
+        )
+    )

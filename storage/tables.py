@@ -192,3 +192,24 @@ delivery_attempts = DeliveryAttemptRow.__table__  # type: ignore[attr-defined]
 members = MemberRow.__table__  # type: ignore[attr-defined]
 identities = IdentityRow.__table__  # type: ignore[attr-defined]
 processed_callbacks = ProcessedCallbackRow.__table__  # type: ignore[attr-defined]
+
+
+class MessageRefRow(SQLModel, table=True):
+    """A card posted to a chat, so every later change of its incident can update it."""
+
+    __tablename__ = "message_refs"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "chat_id", "message_id", name="uq_message_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    platform: str = Field(max_length=32)
+    chat_id: str = Field(max_length=255)
+    message_id: str = Field(max_length=255)
+    member: str | None = None  # a direct message to this member (its links act as them)
+    delivery_id: int | None = Field(default=None, foreign_key="deliveries.id")
+    created_at: datetime = _ts()
+
+
+message_refs = MessageRefRow.__table__  # type: ignore[attr-defined]

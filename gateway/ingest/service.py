@@ -16,6 +16,7 @@ from gateway.domain import (
     AlertAction,
     AlertBatch,
     AlertEvent,
+    AlertView,
     Incident,
     Severity,
     Status,
@@ -23,7 +24,7 @@ from gateway.domain import (
     worst,
 )
 from gateway.escalation import first_step
-from gateway.notices import notices_for
+from gateway.notices import CARD_ALERTS, Audience, load_audience, notices_for
 from gateway.routing import route
 from gateway.runtime import Runtime
 from storage import repo
@@ -248,15 +249,6 @@ async def _write(
     for incident, number in zip(work.new_incidents, numbers, strict=True):
         incident.number = number
         work.services[number] = incident.values["service"]
-        _record(
-            settings,
-            _opened_view(incident),
-            "triggered",
-            incident.values["integration"],
-            {"assignees": incident.values["assignees"]},
-            now,
-            work,
-        )
     for index, incident in work.opened_by:
         results[index].opened.append(incident.number)
     await repo.insert_alerts(
@@ -269,27 +261,46 @@ async def _write(
         if number not in opened and number not in results[index].updated:
             results[index].updated.append(number)
     closing = await _closing(conn, settings, items, work)
-    if closing:
-        for closed in await repo.close_incidents(conn, sorted(closing), now):
-            for index in closing[closed.number]:
-                results[index].closed.append(closed.number)
-            _record(
-                settings,
-                closed,
-                "closed",
-                items[closing[closed.number][0]][0],
-                {"reason": "resolved"},
-                now,
-                work,
-            )
+    closed = await repo.close_incidents(conn, sorted(closing), now)
     acking = {number_of(r): idx for r, idx in work.acking.items()}
     acking = {n: idx for n, idx in acking.items() if n not in closing}
-    for acked in await repo.acknowledge_incidents(
-        conn, sorted(acking), now, {n: items[idx[0]][0] for n, idx in acking.items()}
-    ):
-        for index in acking[acked.number]:
-            results[index].acknowledged.append(acked.number)
-        _record(settings, acked, "acknowledged", acked.acked_by or "", {}, now, work)
+    by = {n: items[idx[0]][0] for n, idx in acking.items()}
+    acked = await repo.acknowledge_incidents(conn, sorted(acking), now, by)
+    # Everything that changed is known: now say so, to the people and chats that follow it.
+    audience = await load_audience(
+        conn,
+        settings,
+        [i.number for i in (*closed, *acked)],
+        [m for n in work.new_incidents for m in n.values["assignees"]],
+    )
+    for new in work.new_incidents:
+        _record(
+            settings,
+            _opened_view(new, work),
+            "triggered",
+            new.values["integration"],
+            {"assignees": new.values["assignees"]},
+            now,
+            work,
+            audience,
+        )
+    for shut in closed:
+        for index in closing[shut.number]:
+            results[index].closed.append(shut.number)
+        _record(
+            settings,
+            shut,
+            "closed",
+            items[closing[shut.number][0]][0],
+            {"reason": "resolved"},
+            now,
+            work,
+            audience,
+        )
+    for taken in acked:
+        for index in acking[taken.number]:
+            results[index].acknowledged.append(taken.number)
+        _record(settings, taken, "acknowledged", taken.acked_by or "", {}, now, work, audience)
     await repo.add_timeline(conn, work.timeline)
     await repo.add_deliveries(conn, work.deliveries)
 
@@ -367,8 +378,27 @@ def _open(
     )
 
 
-def _opened_view(incident: NewIncident) -> Incident:
+def _opened_view(incident: NewIncident, work: Work) -> Incident:
+    """The new incident as a notice shows it, with its first alerts."""
     v = incident.values
+    rows = [row for ref, row in work.new_alerts if ref is incident][:CARD_ALERTS]
+    alerts = tuple(
+        AlertView(
+            dedup_key=a["dedup_key"],
+            title=a["title"],
+            description=a["description"],
+            severity=Severity(a["severity"]),
+            status=a["status"],
+            labels=a["labels"],
+            details=a["details"],
+            starts_at=a["starts_at"],
+            ends_at=a["ends_at"],
+            source_url=a["source_url"],
+            count=a["count"],
+            last_seen=a["last_seen"],
+        )
+        for a in rows
+    )
     return Incident(
         number=incident.number,
         title=v["title"],
@@ -383,6 +413,7 @@ def _opened_view(incident: NewIncident) -> Incident:
         escalate_at=v["escalate_at"],
         alert_count=v["alert_count"],
         labels=v["labels"],
+        alerts=alerts,
     )
 
 
@@ -394,6 +425,7 @@ def _record(
     data: dict[str, Any],
     now: datetime,
     work: Work,
+    audience: Audience,
 ) -> None:
     entry = TimelineEntry(at=now, kind=kind, actor=None, source=source, data=data)
     work.timeline.append(
@@ -406,4 +438,4 @@ def _record(
             "data": data,
         }
     )
-    work.deliveries.extend(notices_for(settings, incident, entry, now))
+    work.deliveries.extend(notices_for(settings, incident, entry, now, audience))
