@@ -1,0 +1,144 @@
+"""Which notices the core writes: cards to chats, DMs to the people paged, updates everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.actions import perform
+from gateway.domain import ActionRequest, Verb
+from gateway.errors import ConfigError
+from gateway.ingest.formats import parse
+from gateway.ingest.service import ingest
+from gateway.runtime import Runtime
+from storage import repo
+from tests.support import fixture, make_settings, running, settings_doc
+
+SLACK = {"bot_token": "xoxb-test-token", "signing_secret": "signing-secret-1"}
+
+
+def services(*notify: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = settings_doc()["services"]
+    doc["default"]["notify"] = list(notify)
+    return doc
+
+
+@pytest.fixture
+async def rt(tmp_path: Path) -> AsyncIterator[Runtime]:
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        slack=SLACK,
+        services=services(
+            {"kind": "slack", "chat": "C0INC"},
+            {"kind": "webhook", "url": "http://127.0.0.1:9/hook"},
+        ),
+    )
+    async with running(settings) as runtime:
+        yield runtime
+
+
+async def deliveries(rt: Runtime, number: int) -> list[dict[str, Any]]:
+    async with rt.db.read() as conn:
+        return await repo.deliveries_for(conn, number)
+
+
+async def test_new_incident_posts_to_chat_dms_the_paged_and_calls_webhooks(rt: Runtime) -> None:
+    integ = rt.settings.integrations["prometheus"]
+    result = await ingest(
+        rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
+    )
+    rows = await deliveries(rt, result.opened[0])
+    shapes = sorted((d["channel"], tuple(sorted(d["destination"]))) for d in rows)
+    assert shapes == [
+        ("slack", ("chat", "ref")),
+        ("slack", ("dm", "member")),
+        ("webhook", ("ref", "url")),
+    ]
+    dm = next(d for d in rows if "dm" in d["destination"])
+    assert dm["destination"] == {"dm": "UALICE", "member": "alice"}
+    assert dm["payload"]["op"] == "post"
+    assert "?t=" in dm["payload"]["url"]  # a signed link: alice acts without logging in
+    card = dm["payload"]["incident"]
+    assert card["alerts"][0]["dedup_key"] == "f7ca8b2ae37f4b50"
+
+
+async def test_every_change_updates_every_posted_card(rt: Runtime) -> None:
+    integ = rt.settings.integrations["prometheus"]
+    number = (
+        await ingest(
+            rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
+        )
+    ).opened[0]
+    posted = await deliveries(rt, number)
+    async with rt.db.write() as conn:
+        await repo.add_message_refs(
+            conn,
+            [
+                {
+                    "incident_id": number,
+                    "platform": "slack",
+                    "chat_id": "C0INC",
+                    "message_id": "1700000000.000100",
+                    "member": None,
+                    "delivery_id": posted[0]["id"],
+                    "created_at": rt.clock.now(),
+                },
+                {
+                    "incident_id": number,
+                    "platform": "slack",
+                    "chat_id": "D0ALICE",
+                    "message_id": "1700000000.000200",
+                    "member": "alice",
+                    "delivery_id": posted[1]["id"],
+                    "created_at": rt.clock.now(),
+                },
+            ],
+        )
+    await perform(rt, ActionRequest(number, Verb.ACK, "api", member="bob"))
+    updates = [d for d in await deliveries(rt, number) if d["payload"].get("op") == "update"]
+    assert sorted(d["destination"]["chat"] for d in updates) == ["C0INC", "D0ALICE"]
+    for update in updates:
+        assert update["payload"]["incident"]["status"] == "acknowledged"
+        assert update["payload"]["incident"]["acked_by"] == "bob"
+        assert update["payload"]["event"] == "incident.acknowledged"
+    dm_update = next(d for d in updates if d["destination"]["chat"] == "D0ALICE")
+    assert "?t=" in dm_update["payload"]["url"]
+    assert not any(
+        d["payload"].get("op") == "post" and d["id"] > posted[-1]["id"]
+        for d in await deliveries(rt, number)
+    )
+
+
+async def test_escalation_dms_the_next_level_only_when_linked(rt: Runtime) -> None:
+    integ = rt.settings.integrations["prometheus"]
+    number = (
+        await ingest(
+            rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
+        )
+    ).opened[0]
+    before = len(await deliveries(rt, number))
+    await perform(rt, ActionRequest(number, Verb.ESCALATE, "api", member="alice"))
+    new = (await deliveries(rt, number))[before:]
+    # bob has no chat identity: only the webhook hears of it.
+    assert [d["channel"] for d in new] == ["webhook"]
+
+
+@pytest.mark.parametrize(
+    ("dest", "message"),
+    [
+        (
+            {"kind": "slack", "chat": "C1"},
+            "services.default.notify[0].kind: 'slack' is not configured",
+        ),
+        ({"kind": "webhook"}, "services.default.notify[0]: a webhook destination needs url"),
+        ({"kind": "slack"}, "needs chat"),
+        ({"kind": "webhook", "url": "http://127.0.0.1:9/", "chat": "C1"}, "takes url, not chat"),
+    ],
+)
+def test_destination_mistakes_are_named(dest: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        make_settings("sqlite+aiosqlite:///x.db", services=services(dest))
+    assert any(message in e for e in err.value.errors), err.value.errors
