@@ -551,6 +551,9 @@ async def claim_deliveries(
     ids = list((await conn.execute(pick)).scalars())
     if not ids:
         return []
+    ids = await _drop_superseded(conn, ids)
+    if not ids:
+        return []
     rows = await conn.execute(
         t.deliveries.update()
         .where(_D.id.in_(ids))
@@ -559,6 +562,37 @@ async def claim_deliveries(
     )
     order = {delivery_id: i for i, delivery_id in enumerate(ids)}
     return sorted((dict(r) for r in rows.mappings()), key=lambda r: order[r["id"]])
+
+
+async def _drop_superseded(conn: AsyncConnection, ids: list[int]) -> list[int]:
+    """Updates with a newer update of the same card behind them are never sent.
+
+    Sending them could only put an older state on the card (a retried old update landing
+    after a newer one, or two landing in either order); they are marked ``superseded``.
+    """
+    claimed = await conn.execute(
+        sa.select(_D.id, _D.target).where(_D.id.in_(ids), _D.target.is_not(None))
+    )
+    targets = {r.id: r.target for r in claimed}
+    if not targets:
+        return ids
+    newest: dict[str, int] = dict(
+        (
+            await conn.execute(
+                sa.select(_D.target, sa.func.max(_D.id))
+                .where(_D.target.in_(set(targets.values())))
+                .group_by(_D.target)
+            )
+        ).all()
+    )
+    stale = [i for i, target in targets.items() if i < newest[target]]
+    if stale:
+        await conn.execute(
+            t.deliveries.update()
+            .where(_D.id.in_(stale))
+            .values(state="superseded", lease_until=None)
+        )
+    return [i for i in ids if i not in stale]
 
 
 async def add_attempts(conn: AsyncConnection, rows: Sequence[Values]) -> None:

@@ -148,6 +148,8 @@ class DeliveryRow(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incidents.id", index=True)
     channel: str = Field(max_length=32)
     destination: dict[str, Any] = _json()
+    # What an update rewrites ("slack:C1:1700.01"): only the newest one per target is sent.
+    target: str | None = Field(default=None, index=True)
     payload: dict[str, Any] = _json()
     state: str = Field(max_length=16)
     attempts: int = 0
