@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.domain import Severity
+from gateway.domain import Severity, Verb
 from gateway.errors import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -189,6 +189,8 @@ class ServiceSettings(Strict):
     description: str = ""
     escalation: EscalationSettings | None = None
     notify: list[Destination] = Field(default_factory=list)
+    # The buttons its cards offer (of those that fit the incident's status); all by default.
+    card_buttons: list[Verb] | None = None
 
 
 class RouteRule(Strict):

@@ -73,7 +73,7 @@ def notices_for(
         return []
     base = settings.server.base_url
     page = f"{base}/incidents/{incident.number}"
-    event = {
+    event: dict[str, Any] = {
         "event_id": uuid.uuid4().hex,
         "event": f"incident.{entry.kind}",
         "entry": entry_json(entry),
@@ -95,6 +95,8 @@ def notices_for(
         )
 
     card: JSONObject | None = None
+    if service.card_buttons is not None:
+        event["buttons"] = [verb.value for verb in service.card_buttons]
     platforms = settings.chat_platforms()
     for index, dest in enumerate(service.notify):
         if dest.severities is not None and incident.severity not in dest.severities:
