@@ -1,0 +1,1 @@
+"""Tests for the cards package: builder, callback data, renderers."""
