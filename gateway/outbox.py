@@ -201,6 +201,9 @@ class Dispatcher:
                     conn, o.job.delivery_id, o.lease_until, o.job.attempt, values
                 ):
                     changed.append((o, state, delay_s))
+                    if state == "failed":
+                        # People reading the incident should see that a notice never arrived.
+                        await repo.add_timeline(conn, [_failure_entry(o, now)])
                     posted = _posted_card(o, now)
                     if posted is not None:
                         await repo.add_message_refs(conn, [posted])
@@ -251,6 +254,22 @@ class Dispatcher:
             )
         else:
             log.warning("delivery %s to %s failed for good: %s", job.delivery_id, job.channel, why)
+
+
+def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
+    """The timeline row saying a notice failed for good (no URL: it may hold a token)."""
+    return {
+        "incident_id": o.job.incident_id,
+        "at": now,
+        "kind": "delivery_failed",
+        "actor": None,
+        "source": o.job.channel,
+        "data": {
+            "delivery": o.job.delivery_id,
+            "error": _describe(o.error) if o.error else "",
+            "attempts": o.job.attempt,
+        },
+    }
 
 
 def _posted_card(o: _Outcome, now: datetime) -> JSONObject | None:

@@ -20,6 +20,7 @@ from gateway.clock import ManualClock
 from gateway.config import OutboxSettings
 from gateway.metrics import Metrics
 from gateway.outbox import Dispatcher, Job, Sender, SendResult
+from storage import repo
 from storage import tables as t
 from storage.engine import Database
 from tests.fakes.webhook import FakeWebhook, Reply
@@ -212,6 +213,11 @@ async def test_permanent_rejection_fails_without_retry(
     assert row["state"] == "failed"
     assert row["attempts"] == 1
     assert row["last_error"] == 'Rejected: webhook answered 400: {"error": "unknown field"}'
+    async with db.read() as conn:
+        timeline = await repo.load_timeline(conn, row["incident_id"])
+    assert [(e.kind, e.source, e.data["error"]) for e in timeline] == [
+        ("delivery_failed", "webhook", row["last_error"])
+    ]
     h.clock.advance(days=1)
     assert await h.dispatcher.run_once() == 0
     assert len(webhook.received) == 1
