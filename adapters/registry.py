@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import aiohttp
+from aiohttp import web
 
 from gateway.config import Settings
 from gateway.outbox import Sender
@@ -20,4 +21,17 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         for i, dest in enumerate(service.notify)
         if dest.secret is not None
     }
-    return {"webhook": WebhookSender(session, secrets)}
+    senders: dict[str, Sender] = {"webhook": WebhookSender(session, secrets)}
+    if settings.slack is not None:
+        from adapters.slack.sender import SlackSender  # noqa: PLC0415
+
+        senders["slack"] = SlackSender(settings.slack, session)
+    return senders
+
+
+def add_routes(app: web.Application, settings: Settings) -> None:
+    """Register the inbound routes of every configured chat platform."""
+    if settings.slack is not None:
+        from adapters.slack.inbound import add_routes as add_slack_routes  # noqa: PLC0415
+
+        add_slack_routes(app, settings.slack)

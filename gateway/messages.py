@@ -155,6 +155,123 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "card_kind_assigned": {"en": "assigned", "zh": "分派"},
     "card_kind_severity_changed": {"en": "changed severity", "zh": "修改级别"},
     "card_kind_escalation_exhausted": {"en": "no more escalation levels", "zh": "升级层级已用尽"},
+    # --- Slack (adapters/slack): text commands, modals, thread replies ---
+    "slack_help": {
+        "en": "Commands, as `{command} …`, in a direct message to me or after @mentioning me:\n"
+        "• `ack 42` — acknowledge #42\n"
+        "• `close 42 [note]` — close it, with an optional note\n"
+        "• `reopen 42` — reopen it\n"
+        "• `comment 42 <text>` — add a comment\n"
+        "• `escalate 42 [@person]` — page the next level, or one person\n"
+        "• `snooze 42 30m` — quiet it for a while (minutes or hours)\n"
+        "• `show 42` — the incident's card\n"
+        "• `list` — open incidents\n"
+        "• `who` — who is assigned to open incidents\n"
+        "• `link` — how your Slack account is linked to an ackgate member\n"
+        "• `help` — this list",
+        "zh": "命令（用 `{command} …`、私信我或 @我）：\n"
+        "• `ack 42` — 认领 #42\n"
+        "• `close 42 [备注]` — 关闭，可附备注\n"
+        "• `reopen 42` — 重新打开\n"
+        "• `comment 42 <内容>` — 添加评论\n"
+        "• `escalate 42 [@成员]` — 升级到下一层级或指定成员\n"
+        "• `snooze 42 30m` — 暂缓一段时间（分钟或小时）\n"
+        "• `show 42` — 查看事件卡片\n"
+        "• `list` — 未关闭的事件\n"
+        "• `who` — 未关闭事件的处理人\n"
+        "• `link` — 你的 Slack 账号如何关联到 ackgate 成员\n"
+        "• `help` — 本列表",
+    },
+    "slack_usage": {"en": "Usage: `{usage}`", "zh": "用法：`{usage}`"},
+    "slack_unknown_command": {
+        "en": "I don't know the command “{word}”.",
+        "zh": "没有“{word}”这个命令。",
+    },
+    "slack_bad_number": {
+        "en": "“{value}” is not an incident number.",
+        "zh": "“{value}”不是事件编号。",
+    },
+    "slack_needs_number": {"en": "Which incident? Give its number.", "zh": "请给出事件编号。"},
+    "slack_needs_text": {
+        "en": "Write the comment after the incident number.",
+        "zh": "请在事件编号后写上评论内容。",
+    },
+    "slack_bad_duration": {
+        "en": "“{value}” is not a duration: use minutes or hours, like 30m, 2h or 1h30m.",
+        "zh": "“{value}”不是时长，请写分钟或小时，如 30m、2h、1h30m。",
+    },
+    "slack_unexpected": {
+        "en": "I did not expect “{value}” there.",
+        "zh": "此处不应有“{value}”。",
+    },
+    "slack_wrong_workspace": {
+        "en": "This Slack workspace is not connected to this ackgate gateway.",
+        "zh": "此 Slack 工作区未接入本 ackgate 网关。",
+    },
+    "slack_bad_button": {
+        "en": "This button is no longer valid. Type `help` to act by command.",
+        "zh": "此按钮已失效，请输入 `help` 查看命令。",
+    },
+    "slack_modal_failed": {
+        "en": "The form could not be opened. Try again, or type `{command} {verb} {number}`.",
+        "zh": "无法打开表单。请重试，或输入 `{command} {verb} {number}`。",
+    },
+    "slack_target_not_linked": {
+        "en": "<@{user}> is not linked to an ackgate member yet.",
+        "zh": "<@{user}> 尚未关联到 ackgate 成员。",
+    },
+    "slack_no_open": {"en": "No open incidents.", "zh": "没有未关闭的事件。"},
+    "slack_list_header": {"en": "Open incidents ({count}):", "zh": "未关闭的事件（{count} 个）："},
+    "slack_list_line": {
+        "en": "• {emoji} {title} — {status}{assignees}",
+        "zh": "• {emoji} {title} — {status}{assignees}",
+    },
+    "slack_who_header": {
+        "en": "Assigned to open incidents:",
+        "zh": "未关闭事件的处理人：",
+    },
+    "slack_who_line": {"en": "• {member}: {incidents}", "zh": "• {member}：{incidents}"},
+    "slack_who_nobody": {
+        "en": "Nobody is assigned to an open incident.",
+        "zh": "没有人被分派到未关闭的事件。",
+    },
+    "slack_link_linked": {
+        "en": "Your Slack account is linked to the member {member}.",
+        "zh": "你的 Slack 账号已关联到成员 {member}。",
+    },
+    "slack_link_done": {
+        "en": "Your Slack account is now linked to the member {member}: your Slack email matched.",
+        "zh": "你的 Slack 账号已按邮箱关联到成员 {member}。",
+    },
+    "slack_link_how": {
+        "en": "Your Slack account ({user}) is not linked to an ackgate member. It links itself "
+        "when your Slack email is your member's email; otherwise ask an admin to add "
+        '`{{ platform = "slack", workspace = "{workspace}", user_id = "{user}" }}` '
+        "to your member's identities.",
+        "zh": "你的 Slack 账号（{user}）尚未关联到 ackgate 成员。若 Slack 邮箱与成员邮箱相同，"
+        "会自动关联；否则请管理员把 "
+        '`{{ platform = "slack", workspace = "{workspace}", user_id = "{user}" }}` '
+        "加入你的成员 identities。",
+    },
+    "slack_modal_escalate_title": {"en": "Escalate #{number}", "zh": "升级 #{number}"},
+    "slack_modal_comment_title": {"en": "Comment on #{number}", "zh": "评论 #{number}"},
+    "slack_modal_cancel": {"en": "Cancel", "zh": "取消"},
+    "slack_modal_escalate_hint": {
+        "en": "Leave empty to page the next escalation level.",
+        "zh": "留空则通知下一升级层级。",
+    },
+    "slack_thread_commented": {"en": "{actor} commented: {text}", "zh": "{actor} 评论：{text}"},
+    "slack_thread_escalated": {"en": "Escalated to {targets}", "zh": "已升级给 {targets}"},
+    "slack_thread_snooze_expired": {
+        "en": "Snooze ended; paging {targets}",
+        "zh": "暂缓结束，正在通知 {targets}",
+    },
+    "slack_thread_exhausted": {
+        "en": "No more escalation levels: nobody else will be paged",
+        "zh": "升级层级已用尽，不会再通知其他人",
+    },
+    "slack_thread_event": {"en": "{kind} ({source})", "zh": "{kind}（{source}）"},
+    "slack_thread_event_by": {"en": "{kind} by {actor}", "zh": "{actor} {kind}"},
 }
 
 

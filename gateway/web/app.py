@@ -106,6 +106,9 @@ def create_app(
         app.cleanup_ctx.append(_workers)
     api.add_routes(app)
     pages.add_routes(app)
+    from adapters.registry import add_routes as add_platform_routes  # noqa: PLC0415 - lazy
+
+    add_platform_routes(app, settings)
     return app
 
 

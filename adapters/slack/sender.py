@@ -1,0 +1,156 @@
+"""Posts incident cards to Slack channels and DMs, and keeps every posted card up to date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.errors import call
+from cards.build import Viewer, build_card
+from cards.model import clip
+from cards.render.slack import render_message
+from gateway import messages
+from gateway.config import SlackSettings
+from gateway.domain import JSONObject
+from gateway.errors import Rejected
+from gateway.outbox import Job, SendResult
+
+log = logging.getLogger(__name__)
+
+LANG = "en"
+THREAD_REPLY_MAX = 500  # one short line under the card, not a second card
+
+
+class SlackSender:
+    """The outbox's sender for ``channel = "slack"``: ``op`` ``post`` or ``update``.
+
+    No retries here: a failure is raised as a PlatformError and the outbox retries it.
+    """
+
+    channel = "slack"
+
+    def __init__(self, settings: SlackSettings, session: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._client = AsyncWebClient(
+            token=settings.bot_token.get_secret_value(),
+            base_url=str(settings.api_base_url),
+            session=session,
+            retry_handlers=[],
+        )
+
+    async def send(self, job: Job) -> SendResult:
+        """Post or update one card; raises a PlatformError subclass when Slack says no."""
+        op = job.payload.get("op")
+        if op == "post":
+            return await self._post(job)
+        if op == "update":
+            return await self._update(job)
+        raise Rejected(f"slack delivery has no known op: {op!r}", code="bad_op")
+
+    async def _post(self, job: Job) -> SendResult:
+        dest = job.destination
+        user = dest.get("dm")
+        if user is not None:
+            if not self._settings.dm_assignees:
+                # The core writes a DM for everyone paged; this workspace asked for none.
+                log.debug("delivery %s: slack.dm_assignees is off, DM skipped", job.delivery_id)
+                return SendResult()
+            opened = await call(self._client.conversations_open(users=_text(user, "dm")))
+            channel = str(opened["channel"]["id"])
+        else:
+            channel = _text(dest.get("chat"), "chat")
+        posted = await call(
+            self._client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **_message(job)
+            )
+        )
+        return SendResult(message_ref=str(posted["ts"]), chat_id=str(posted["channel"]))
+
+    async def _update(self, job: Job) -> SendResult:
+        channel = _text(job.destination.get("chat"), "chat")
+        ts = _text(job.destination.get("message"), "message")
+        await call(self._client.chat_update(channel=channel, ts=ts, **_message(job)))
+        entry = job.payload.get("entry")
+        if self._settings.thread_replies and isinstance(entry, Mapping):
+            reply = thread_reply(entry, LANG)
+            if reply:
+                await call(self._client.chat_postMessage(channel=channel, thread_ts=ts, text=reply))
+        return SendResult()
+
+
+def _message(job: Job) -> JSONObject:
+    incident = job.payload.get("incident")
+    if not isinstance(incident, dict):
+        raise Rejected("slack delivery has no incident card", code="no_incident")
+    url = job.payload.get("url")
+    viewer = Viewer(lang=LANG, link=url if isinstance(url, str) else None)
+    return render_message(build_card(incident, viewer))
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"slack destination has no {field}", code=f"no_{field}")
+    return value
+
+
+def thread_reply(entry: Mapping[str, Any], lang: str = LANG) -> str | None:
+    """The one line posted under a card for a timeline entry (None: the card says it all)."""
+    kind = str(entry.get("kind") or "")
+    actor = entry.get("actor")
+    data: Mapping[str, Any] = entry.get("data") or {}
+    targets = ", ".join(str(t) for t in data.get("assignees") or ()) or "-"
+    if kind == "triggered":
+        return None
+    if kind == "acknowledged" and actor:
+        text = messages.text("acked", lang, actor=actor)
+    elif kind == "closed":
+        text = (
+            messages.text("closed", lang, actor=actor)
+            if actor
+            else messages.text("card_closed_resolved", lang)
+        )
+    elif kind == "reopened" and actor:
+        text = messages.text("reopened", lang, actor=actor)
+    elif kind == "escalated":
+        text = (
+            messages.text("escalated", lang, actor=actor, targets=targets)
+            if actor
+            else messages.text("slack_thread_escalated", lang, targets=targets)
+        )
+    elif kind == "commented" and actor:
+        comment = " ".join(str(data.get("text") or "").split())
+        text = messages.text("slack_thread_commented", lang, actor=actor, text=comment)
+    elif kind == "snoozed" and actor:
+        until = str(data.get("until") or "?").replace("T", " ")[:16] + " UTC"
+        text = messages.text("snoozed", lang, actor=actor, until=until)
+    elif kind == "assigned" and actor:
+        text = messages.text("assigned", lang, actor=actor, targets=targets)
+    elif kind == "severity_changed" and actor:
+        text = messages.text("severity_changed", lang, actor=actor, severity=data.get("to", "?"))
+    elif kind == "snooze_expired":
+        text = messages.text("slack_thread_snooze_expired", lang, targets=targets)
+    elif kind == "escalation_exhausted":
+        text = messages.text("slack_thread_exhausted", lang)
+    else:
+        text = _generic(kind, actor, str(entry.get("source") or "?"), lang)
+    return _escape(clip(text, THREAD_REPLY_MAX))
+
+
+def _generic(kind: str, actor: object, source: str, lang: str) -> str:
+    try:
+        word = messages.text(f"card_kind_{kind}", lang)
+    except KeyError:
+        word = kind.replace("_", " ")
+    word = word[:1].upper() + word[1:]
+    if actor:
+        return messages.text("slack_thread_event_by", lang, kind=word, actor=actor)
+    return messages.text("slack_thread_event", lang, kind=word, source=source)
+
+
+def _escape(text: str) -> str:
+    """Comments come from people: they must not ping ``<!channel>`` from the bot's mouth."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

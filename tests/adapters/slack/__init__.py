@@ -1,0 +1,1 @@
+"""Tests of the Slack adapter: parser, sender and the real app against a fake Slack."""
