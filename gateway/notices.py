@@ -80,7 +80,12 @@ def notices_for(
     }
     rows: list[dict[str, Any]] = []
 
-    def add(channel: str, destination: dict[str, Any], payload: dict[str, Any]) -> None:
+    def add(
+        channel: str,
+        destination: dict[str, Any],
+        payload: dict[str, Any],
+        target: str | None = None,
+    ) -> None:
         rows.append(
             {
                 "incident_id": incident.number,
@@ -91,6 +96,7 @@ def notices_for(
                 "attempts": 0,
                 "due_at": now,
                 "created_at": now,
+                "target": target,
             }
         )
 
@@ -124,6 +130,8 @@ def notices_for(
     if entry.kind in PAGING_EVENTS:
         for member in incident.assignees:
             for platform, user_id in audience.accounts.get(member, ()):
+                if not _dms_on(settings, platform):
+                    continue
                 card = card or card_json(incident)
                 add(
                     platform,
@@ -137,5 +145,44 @@ def notices_for(
             posted.platform,
             {"chat": posted.chat_id, "message": posted.message_id},
             {**event, "op": "update", "incident": card, "url": url},
+            target=f"{posted.platform}:{posted.chat_id}:{posted.message_id}",
         )
     return rows
+
+
+def _dms_on(settings: Settings, platform: str) -> bool:
+    section = getattr(settings, platform, None)
+    return bool(getattr(section, "dm_assignees", True))
+
+
+async def catch_up(
+    conn: AsyncConnection,
+    settings: Settings,
+    posted: Sequence[tuple[JSONObject, JSONObject]],
+    now: datetime,
+) -> bool:
+    """Cards that landed after their incident changed again get an update right away.
+
+    The change's own notices could not reach them: the card's message id was not known yet.
+    """
+    wrote = False
+    for ref, payload in posted:
+        incident = await repo.load_incident(conn, ref["incident_id"], details=True)
+        if incident is None or card_json(incident) == payload.get("incident"):
+            continue
+        latest = incident.timeline[-1]
+        audience = Audience(
+            refs={
+                incident.number: [
+                    MessageRef(ref["platform"], ref["chat_id"], ref["message_id"], ref["member"])
+                ]
+            }
+        )
+        rows = [
+            r
+            for r in notices_for(settings, incident, latest, now, audience)
+            if r["payload"].get("op") == "update"
+        ]
+        await repo.add_deliveries(conn, rows)
+        wrote = wrote or bool(rows)
+    return wrote

@@ -6,10 +6,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.clock import Clock
 from gateway.config import OutboxSettings
@@ -22,6 +24,13 @@ from storage.engine import Database
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 1000
+
+
+# Called, in the transaction that records them, with each card just posted and the payload
+# it showed; returns whether it wrote more deliveries (the card must catch up).
+OnPosted = Callable[
+    [AsyncConnection, Sequence[tuple[JSONObject, JSONObject]], datetime], Awaitable[bool]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +89,10 @@ class Dispatcher:
         metrics: Metrics,
         *,
         worker_id: str = "",
+        on_posted: OnPosted | None = None,
     ) -> None:
         self._db = db
+        self._on_posted = on_posted
         self._senders = senders
         self._settings = settings
         self._clock = clock
@@ -178,6 +189,8 @@ class Dispatcher:
 
     async def _record(self, outcomes: Sequence[_Outcome]) -> None:
         changed: list[tuple[_Outcome, str, float]] = []
+        cards: list[tuple[JSONObject, JSONObject]] = []
+        caught_up = False
         async with self._db.write() as conn:
             now = self._clock.now()
             await repo.add_attempts(
@@ -207,12 +220,17 @@ class Dispatcher:
                     posted = _posted_card(o, now)
                     if posted is not None:
                         await repo.add_message_refs(conn, [posted])
+                        cards.append((posted, o.job.payload))
                 else:
                     log.warning(
                         "delivery %s: lease lost before its result was recorded", o.job.delivery_id
                     )
+            if cards and self._on_posted is not None:
+                caught_up = await self._on_posted(conn, cards, now)
         for o, state, delay_s in changed:
             self._report(o, state, delay_s)
+        if caught_up:
+            self.wake()
 
     def _next_state(self, o: _Outcome, now: datetime) -> tuple[str, float, JSONObject]:
         """``(metric state, retry delay, column values)`` for one outcome."""

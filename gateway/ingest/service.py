@@ -414,6 +414,16 @@ def _opened_view(incident: NewIncident, work: Work) -> Incident:
         alert_count=v["alert_count"],
         labels=v["labels"],
         alerts=alerts,
+        # As the timeline will read once committed, so a posted card matches its incident.
+        timeline=(
+            TimelineEntry(
+                at=v["created_at"],
+                kind="triggered",
+                actor=None,
+                source=v["integration"],
+                data={"assignees": v["assignees"]},
+            ),
+        ),
     )
 
 

@@ -7,19 +7,23 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
+from gateway.domain import JSONObject
 from gateway.errors import ActionRefused, InboundError
 from gateway.links import LinkSigner
 from gateway.logsetup import request_id
 from gateway.metrics import Metrics
+from gateway.notices import catch_up
 from gateway.outbox import Dispatcher
 from gateway.runtime import Runtime
 from gateway.timers import run_due
@@ -154,8 +158,19 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=rt.settings.outbox.send_timeout_s)
     )
+
+    async def on_posted(
+        conn: AsyncConnection, cards: Sequence[tuple[JSONObject, JSONObject]], now: datetime
+    ) -> bool:
+        return await catch_up(conn, rt.settings, cards, now)
+
     dispatcher = Dispatcher(
-        rt.db, build_senders(rt.settings, session), rt.settings.outbox, rt.clock, rt.metrics
+        rt.db,
+        build_senders(rt.settings, session),
+        rt.settings.outbox,
+        rt.clock,
+        rt.metrics,
+        on_posted=on_posted,
     )
     rt.wake_outbox = dispatcher.wake
     task = asyncio.create_task(dispatcher.run(), name="outbox")

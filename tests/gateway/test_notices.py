@@ -13,6 +13,7 @@ from gateway.domain import ActionRequest, Verb
 from gateway.errors import ConfigError
 from gateway.ingest.formats import parse
 from gateway.ingest.service import ingest
+from gateway.notices import catch_up
 from gateway.runtime import Runtime
 from storage import repo
 from tests.support import fixture, make_settings, running, settings_doc
@@ -104,6 +105,10 @@ async def test_every_change_updates_every_posted_card(rt: Runtime) -> None:
         assert update["payload"]["incident"]["status"] == "acknowledged"
         assert update["payload"]["incident"]["acked_by"] == "bob"
         assert update["payload"]["event"] == "incident.acknowledged"
+    assert sorted(d["target"] for d in updates) == [
+        "slack:C0INC:1700000000.000100",
+        "slack:D0ALICE:1700000000.000200",
+    ]
     dm_update = next(d for d in updates if d["destination"]["chat"] == "D0ALICE")
     assert "?t=" in dm_update["payload"]["url"]
     assert not any(
@@ -142,3 +147,73 @@ def test_destination_mistakes_are_named(dest: dict[str, Any], message: str) -> N
     with pytest.raises(ConfigError) as err:
         make_settings("sqlite+aiosqlite:///x.db", services=services(dest))
     assert any(message in e for e in err.value.errors), err.value.errors
+
+
+async def test_a_card_that_landed_after_a_change_catches_up(rt: Runtime) -> None:
+    integ = rt.settings.integrations["prometheus"]
+    number = (
+        await ingest(
+            rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
+        )
+    ).opened[0]
+    post = next(d for d in await deliveries(rt, number) if "chat" in d["destination"])
+    # The ack happens while the card is still on its way: nobody knows its message id yet.
+    await perform(rt, ActionRequest(number, Verb.ACK, "api", member="bob"))
+    ref = {
+        "incident_id": number,
+        "platform": "slack",
+        "chat_id": "C0INC",
+        "message_id": "1700000000.000100",
+        "member": None,
+    }
+    async with rt.db.write() as conn:
+        assert await catch_up(conn, rt.settings, [(ref, post["payload"])], rt.clock.now())
+    update = (await deliveries(rt, number))[-1]
+    assert update["payload"]["op"] == "update"
+    assert update["payload"]["incident"]["status"] == "acknowledged"
+    assert update["destination"] == {"chat": "C0INC", "message": "1700000000.000100"}
+    async with rt.db.write() as conn:
+        fresh = {**post["payload"], "incident": update["payload"]["incident"]}
+        assert not await catch_up(conn, rt.settings, [(ref, fresh)], rt.clock.now())
+
+
+async def test_dms_can_be_switched_off_per_platform(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        slack={**SLACK, "dm_assignees": False},
+        services=services({"kind": "slack", "chat": "C0INC"}),
+    )
+    async with running(settings) as rt:
+        integ = rt.settings.integrations["prometheus"]
+        number = (
+            await ingest(
+                rt,
+                "prometheus",
+                parse("alertmanager", fixture("alertmanager", "firing.json"), integ),
+            )
+        ).opened[0]
+        rows = await deliveries(rt, number)
+    assert [d["destination"] for d in rows] == [
+        {"chat": "C0INC", "ref": "services.default.notify[0]"}
+    ]
+
+
+async def test_a_card_posted_with_nothing_changed_since_needs_no_update(rt: Runtime) -> None:
+    integ = rt.settings.integrations["prometheus"]
+    number = (
+        await ingest(
+            rt,
+            "prometheus",
+            parse("alertmanager", fixture("alertmanager", "firing-2alerts.json"), integ),
+        )
+    ).opened[0]
+    post = next(d for d in await deliveries(rt, number) if "chat" in d["destination"])
+    ref = {
+        "incident_id": number,
+        "platform": "slack",
+        "chat_id": "C0INC",
+        "message_id": "1700000000.000100",
+        "member": None,
+    }
+    async with rt.db.write() as conn:
+        assert not await catch_up(conn, rt.settings, [(ref, post["payload"])], rt.clock.now())
