@@ -130,7 +130,7 @@ def notices_for(
     if entry.kind in PAGING_EVENTS:
         for member in incident.assignees:
             for platform, user_id in audience.accounts.get(member, ()):
-                if not _dms_on(settings, platform):
+                if not _platform_flag(settings, platform, "dm_assignees"):
                     continue
                 card = card or card_json(incident)
                 add(
@@ -147,12 +147,19 @@ def notices_for(
             {**event, "op": "update", "incident": card, "url": url},
             target=f"{posted.platform}:{posted.chat_id}:{posted.message_id}",
         )
+        if _platform_flag(settings, posted.platform, "thread_replies"):
+            add(
+                posted.platform,
+                {"chat": posted.chat_id, "message": posted.message_id},
+                {**event, "op": "reply"},
+            )
     return rows
 
 
-def _dms_on(settings: Settings, platform: str) -> bool:
+def _platform_flag(settings: Settings, platform: str, flag: str) -> bool:
+    """A chat platform's on/off setting (``dm_assignees``, ``thread_replies``); on if absent."""
     section = getattr(settings, platform, None)
-    return bool(getattr(section, "dm_assignees", True))
+    return bool(getattr(section, flag, True))
 
 
 async def catch_up(

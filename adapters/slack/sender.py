@@ -15,7 +15,7 @@ from cards.model import clip
 from cards.render.slack import render_message
 from gateway import messages
 from gateway.config import SlackSettings
-from gateway.domain import JSONObject
+from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
 from gateway.outbox import Job, SendResult
 
@@ -49,6 +49,8 @@ class SlackSender:
             return await self._post(job)
         if op == "update":
             return await self._update(job)
+        if op == "reply":
+            return await self._reply(job)
         raise Rejected(f"slack delivery has no known op: {op!r}", code="bad_op")
 
     async def _post(self, job: Job) -> SendResult:
@@ -74,11 +76,16 @@ class SlackSender:
         channel = _text(job.destination.get("chat"), "chat")
         ts = _text(job.destination.get("message"), "message")
         await call(self._client.chat_update(channel=channel, ts=ts, **_message(job)))
+        return SendResult()
+
+    async def _reply(self, job: Job) -> SendResult:
+        """One short line under the card saying what changed (never superseded, so none is lost)."""
+        channel = _text(job.destination.get("chat"), "chat")
+        ts = _text(job.destination.get("message"), "message")
         entry = job.payload.get("entry")
-        if self._settings.thread_replies and isinstance(entry, Mapping):
-            reply = thread_reply(entry, LANG)
-            if reply:
-                await call(self._client.chat_postMessage(channel=channel, thread_ts=ts, text=reply))
+        reply = thread_reply(entry, LANG) if isinstance(entry, Mapping) else None
+        if reply:
+            await call(self._client.chat_postMessage(channel=channel, thread_ts=ts, text=reply))
         return SendResult()
 
 
@@ -87,7 +94,12 @@ def _message(job: Job) -> JSONObject:
     if not isinstance(incident, dict):
         raise Rejected("slack delivery has no incident card", code="no_incident")
     url = job.payload.get("url")
-    viewer = Viewer(lang=LANG, link=url if isinstance(url, str) else None)
+    buttons = job.payload.get("buttons")
+    viewer = Viewer(
+        lang=LANG,
+        link=url if isinstance(url, str) else None,
+        buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
+    )
     return render_message(build_card(incident, viewer))
 
 

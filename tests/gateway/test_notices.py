@@ -99,7 +99,11 @@ async def test_every_change_updates_every_posted_card(rt: Runtime) -> None:
             ],
         )
     await perform(rt, ActionRequest(number, Verb.ACK, "api", member="bob"))
-    updates = [d for d in await deliveries(rt, number) if d["payload"].get("op") == "update"]
+    later = [d for d in await deliveries(rt, number) if d["id"] > posted[-1]["id"]]
+    replies = [d for d in later if d["payload"].get("op") == "reply"]
+    assert sorted(d["destination"]["chat"] for d in replies) == ["C0INC", "D0ALICE"]
+    assert all(d["target"] is None for d in replies)  # never superseded: no reply is lost
+    updates = [d for d in later if d["payload"].get("op") == "update"]
     assert sorted(d["destination"]["chat"] for d in updates) == ["C0INC", "D0ALICE"]
     for update in updates:
         assert update["payload"]["incident"]["status"] == "acknowledged"
@@ -217,3 +221,38 @@ async def test_a_card_posted_with_nothing_changed_since_needs_no_update(rt: Runt
     }
     async with rt.db.write() as conn:
         assert not await catch_up(conn, rt.settings, [(ref, post["payload"])], rt.clock.now())
+
+
+async def test_thread_replies_can_be_switched_off_per_platform(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        slack={**SLACK, "thread_replies": False},
+        services=services({"kind": "slack", "chat": "C0INC"}),
+    )
+    async with running(settings) as rt:
+        integ = rt.settings.integrations["prometheus"]
+        number = (
+            await ingest(
+                rt,
+                "prometheus",
+                parse("alertmanager", fixture("alertmanager", "firing.json"), integ),
+            )
+        ).opened[0]
+        async with rt.db.write() as conn:
+            await repo.add_message_refs(
+                conn,
+                [
+                    {
+                        "incident_id": number,
+                        "platform": "slack",
+                        "chat_id": "C0INC",
+                        "message_id": "1.2",
+                        "member": None,
+                        "delivery_id": None,
+                        "created_at": rt.clock.now(),
+                    }
+                ],
+            )
+        await perform(rt, ActionRequest(number, Verb.ACK, "api", member="bob"))
+        ops = [d["payload"].get("op") for d in await deliveries(rt, number)]
+    assert ops == ["post", "post", "update"]

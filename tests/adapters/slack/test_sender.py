@@ -77,7 +77,7 @@ async def test_no_dm_when_the_workspace_turned_them_off(
     assert slack.calls == []
 
 
-async def test_an_update_rewrites_the_card_and_replies_in_its_thread(
+async def test_an_update_rewrites_the_card_and_a_reply_goes_in_its_thread(
     slack: FakeSlack, http: aiohttp.ClientSession
 ) -> None:
     posted = await sender(slack, http).send(job({"chat": CHANNEL}))
@@ -92,19 +92,12 @@ async def test_an_update_rewrites_the_card_and_replies_in_its_thread(
     [card] = slack.posts(CHANNEL)
     assert len(card.updates) == 1
     assert "Acknowledged by alice" in text_of(card.blocks)
-    [reply] = slack.replies(CHANNEL, card.ts)
-    assert reply.text == "Acknowledged by alice"
-
-
-async def test_thread_replies_can_be_turned_off(
-    slack: FakeSlack, http: aiohttp.ClientSession
-) -> None:
-    posted = await sender(slack, http).send(job({"chat": CHANNEL}))
-    update = job({"chat": CHANNEL, "message": posted.message_ref}, "update", entry=ACK_ENTRY)
-    await sender(slack, http, thread_replies=False).send(update)
-    [card] = slack.posts(CHANNEL)
+    assert slack.replies(CHANNEL, card.ts) == []  # the reply is its own delivery
+    reply = job({"chat": CHANNEL, "message": posted.message_ref}, "reply", entry=ACK_ENTRY)
+    assert await sender(slack, http).send(reply) == SendResult()
+    [line] = slack.replies(CHANNEL, card.ts)
+    assert line.text == "Acknowledged by alice"
     assert len(card.updates) == 1
-    assert slack.replies(CHANNEL, card.ts) == []
 
 
 async def test_rate_limited_carries_retry_after(
@@ -203,14 +196,14 @@ def test_retry_after(header: str | None, seconds: float) -> None:
     assert retry_after_s(header, now=NOW) == seconds
 
 
-async def test_a_failed_thread_reply_fails_the_update_so_it_is_retried(
+async def test_a_failed_thread_reply_is_unavailable_so_it_is_retried(
     slack: FakeSlack, http: aiohttp.ClientSession
 ) -> None:
     posted = await sender(slack, http).send(job({"chat": CHANNEL}))
-    update = job({"chat": CHANNEL, "message": posted.message_ref}, "update", entry=ACK_ENTRY)
+    reply = job({"chat": CHANNEL, "message": posted.message_ref}, "reply", entry=ACK_ENTRY)
     slack.fail_next(503, method="chat.postMessage")
     with pytest.raises(Unavailable):
-        await sender(slack, http).send(update)
+        await sender(slack, http).send(reply)
 
 
 async def test_an_unreachable_slack_is_unavailable(http: aiohttp.ClientSession) -> None:
