@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.background import background
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
-from gateway.domain import JSONObject
 from gateway.errors import ActionRefused, InboundError
 from gateway.links import LinkSigner
 from gateway.logsetup import request_id
 from gateway.metrics import Metrics
-from gateway.notices import catch_up
-from gateway.outbox import Dispatcher
 from gateway.runtime import Runtime
-from gateway.timers import run_due
 from gateway.web import api, pages
 from gateway.web.keys import RUNTIME, SIGNER
 from storage import migrate, repo
@@ -44,8 +35,6 @@ REFUSAL_STATUS = {
     "unknown_member": 422,
     "unknown_user": 403,
 }
-
-TIMER_INTERVAL_S = 5.0
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -152,42 +141,7 @@ async def sync_members(rt: Runtime) -> None:
 
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:
-    from adapters.registry import build_senders  # noqa: PLC0415 - adapters load lazily
-
     rt = app[RUNTIME]
-    session = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=rt.settings.outbox.send_timeout_s)
-    )
-
-    async def on_posted(
-        conn: AsyncConnection, cards: Sequence[tuple[JSONObject, JSONObject]], now: datetime
-    ) -> bool:
-        return await catch_up(conn, rt.settings, cards, now)
-
-    dispatcher = Dispatcher(
-        rt.db,
-        build_senders(rt.settings, session),
-        rt.settings.outbox,
-        rt.clock,
-        rt.metrics,
-        on_posted=on_posted,
-    )
-    rt.wake_outbox = dispatcher.wake
-    task = asyncio.create_task(dispatcher.run(), name="outbox")
-    scheduler = AsyncIOScheduler()
-    scheduler.add_job(
-        run_due,
-        "interval",
-        args=[rt],
-        seconds=TIMER_INTERVAL_S,
-        max_instances=1,
-        coalesce=True,
-        id="timers",
-    )
-    scheduler.start()
-    yield
-    scheduler.shutdown(wait=False)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await session.close()
+    async with background(rt) as dispatcher:
+        rt.wake_outbox = dispatcher.wake
+        yield

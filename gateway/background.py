@@ -1,0 +1,65 @@
+"""The background work: the outbox dispatcher and the escalation timers, owned by the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain import JSONObject
+from gateway.notices import catch_up
+from gateway.outbox import Dispatcher
+from gateway.runtime import Runtime
+from gateway.timers import run_due
+
+TIMER_INTERVAL_S = 5.0
+
+
+@asynccontextmanager
+async def background(rt: Runtime) -> AsyncIterator[Dispatcher]:
+    """Run the dispatcher and the timers until the block ends."""
+    from adapters.registry import build_senders  # noqa: PLC0415 - adapters load lazily
+
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=rt.settings.outbox.send_timeout_s)
+    )
+
+    async def on_posted(
+        conn: AsyncConnection, cards: Sequence[tuple[JSONObject, JSONObject]], now: datetime
+    ) -> bool:
+        return await catch_up(conn, rt.settings, cards, now)
+
+    dispatcher = Dispatcher(
+        rt.db,
+        build_senders(rt.settings, session),
+        rt.settings.outbox,
+        rt.clock,
+        rt.metrics,
+        on_posted=on_posted,
+    )
+    task = asyncio.create_task(dispatcher.run(), name="outbox")
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(
+        run_due,
+        "interval",
+        args=[rt],
+        seconds=TIMER_INTERVAL_S,
+        max_instances=1,
+        coalesce=True,
+        id="timers",
+    )
+    scheduler.start()
+    try:
+        yield dispatcher
+    finally:
+        scheduler.shutdown(wait=False)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await session.close()
