@@ -19,6 +19,8 @@ from gateway.runtime import Runtime
 from gateway.timers import run_due
 
 TIMER_INTERVAL_S = 5.0
+# How long notices may wait for a burst of requests to be written first.
+YIELD_MAX_S = 0.25
 
 
 @asynccontextmanager
@@ -42,6 +44,7 @@ async def background(rt: Runtime) -> AsyncIterator[Dispatcher]:
         rt.clock,
         rt.metrics,
         on_posted=on_posted,
+        yield_to=lambda: rt.quiet(YIELD_MAX_S),
     )
     task = asyncio.create_task(dispatcher.run(), name="outbox")
     scheduler = AsyncIOScheduler()

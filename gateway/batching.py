@@ -37,6 +37,9 @@ class Batcher(Generic[T, R]):
         self._max_items = max_items
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._pending = 0
+        self.idle = asyncio.Event()  # set while nothing is queued or being written
+        self.idle.set()
 
     async def submit(self, item: T) -> R:
         """Process ``item`` (with whatever else is queued); returns after its commit."""
@@ -47,6 +50,8 @@ class Batcher(Generic[T, R]):
                 self._run(), name="batcher", context=contextvars.Context()
             )
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending += 1
+        self.idle.clear()
         self._queue.put_nowait((item, future))
         # A caller that goes away (client disconnect) does not unqueue its item: what was
         # accepted into the queue is written all the same.
@@ -71,6 +76,9 @@ class Batcher(Generic[T, R]):
             await self._flush(group)
             for _ in group:
                 self._queue.task_done()
+            self._pending -= len(group)
+            if not self._pending:
+                self.idle.set()
 
     async def _flush(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

@@ -24,6 +24,8 @@ from storage.engine import Database
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 1000
+# Sends run this many at a time, so a big batch never holds the event loop for long.
+SEND_CHUNK = 10
 
 
 # Called, in the transaction that records them, with each card just posted and the payload
@@ -90,9 +92,11 @@ class Dispatcher:
         *,
         worker_id: str = "",
         on_posted: OnPosted | None = None,
+        yield_to: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self._on_posted = on_posted
+        self._yield_to = yield_to
         self._senders = senders
         self._settings = settings
         self._clock = clock
@@ -121,11 +125,18 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Claim one batch, send it, record the results; returns how many were claimed."""
+        if self._yield_to is not None:
+            await self._yield_to()
         claimed = await self._claim()
         if not claimed:
             return 0
         lease_until, jobs = claimed
-        outcomes = await asyncio.gather(*(self._attempt(job, lease_until) for job in jobs))
+        outcomes: list[_Outcome] = []
+        for start in range(0, len(jobs), SEND_CHUNK):
+            if start and self._yield_to is not None:
+                await self._yield_to()  # let requests that arrived meanwhile go first
+            chunk = jobs[start : start + SEND_CHUNK]
+            outcomes.extend(await asyncio.gather(*(self._attempt(j, lease_until) for j in chunk)))
         await self._record(outcomes)
         return len(jobs)
 

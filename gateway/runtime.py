@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,19 @@ class Runtime:
         if found is None:
             found = self._batchers[name] = Batcher(process)
         return found
+
+    async def quiet(self, max_wait_s: float) -> None:
+        """Wait until no request is being written, or ``max_wait_s`` at most.
+
+        Background work calls this first, so people's clicks and alerts are answered before
+        notices are rendered and sent; the bound keeps notices moving under constant load.
+        """
+        waits = [b.idle.wait() for b in self._batchers.values() if not b.idle.is_set()]
+        if not waits:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max_wait_s):
+                await asyncio.gather(*waits)
 
     async def close(self) -> None:
         """Finish queued writes and stop the writers."""

@@ -102,3 +102,28 @@ async def test_a_failing_group_is_retried_item_by_item() -> None:
     assert seen[0] == [1, 13, 3]
     assert [1] in seen
     assert [3] in seen
+
+
+async def test_background_work_waits_for_requests_being_written(rt: Runtime) -> None:
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(items: Sequence[int]) -> list[int | Exception]:
+        entered.set()
+        await release.wait()
+        return list(items)
+
+    batcher = rt.batcher("slow", slow)
+    submitted = asyncio.create_task(batcher.submit(1))
+    await entered.wait()
+    assert not batcher.idle.is_set()
+    waiting = asyncio.create_task(rt.quiet(max_wait_s=30))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # a request is being written: notices wait
+    release.set()
+    assert await submitted == 1
+    async with asyncio.timeout(5):
+        await waiting  # ... and go as soon as it is committed
+    assert batcher.idle.is_set()
+    async with asyncio.timeout(5):
+        await rt.quiet(max_wait_s=30)  # nothing in flight: no wait at all
