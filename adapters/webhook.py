@@ -6,15 +6,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 
+from adapters.retry_after import retry_after_s
 from gateway.clock import Clock, SystemClock
 from gateway.errors import AuthFailed, RateLimited, Rejected, Unavailable
 from gateway.outbox import Job, SendResult
 
-DEFAULT_RETRY_AFTER_S = 30.0
 MAX_BODY_EXCERPT = 200
 
 
@@ -71,28 +70,12 @@ class WebhookSender:
             return SendResult(message_ref=_message_id(text))
         answer = f"webhook answered {status}: {text[:MAX_BODY_EXCERPT]}"
         if status == 429:
-            raise RateLimited(answer, self._retry_after_s(retry_after))
+            raise RateLimited(answer, retry_after_s(retry_after, self._clock.now()))
         if status == 408 or status >= 500:
             raise Unavailable(answer)
         if status in (401, 403):
             raise AuthFailed(answer)
         raise Rejected(answer, code=str(status))
-
-    def _retry_after_s(self, header: str | None) -> float:
-        """Retry-After in seconds or as an HTTP date; missing or unreadable means the default."""
-        if not header:
-            return DEFAULT_RETRY_AFTER_S
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return DEFAULT_RETRY_AFTER_S
-        if when.tzinfo is None:
-            return DEFAULT_RETRY_AFTER_S
-        return max(0.0, (when - self._clock.now()).total_seconds())
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

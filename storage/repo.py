@@ -85,23 +85,7 @@ async def load_incident(
             sa.select(t.alerts).where(t.alerts.c.incident_id == number).order_by(t.alerts.c.id)
         )
     ).mappings()
-    alerts = [
-        AlertView(
-            dedup_key=a["dedup_key"],
-            title=a["title"],
-            description=a["description"],
-            severity=Severity(a["severity"]),
-            status=a["status"],
-            labels=a["labels"] or {},
-            details=a["details"] or {},
-            starts_at=a["starts_at"],
-            ends_at=a["ends_at"],
-            source_url=a["source_url"],
-            count=a["count"],
-            last_seen=a["last_seen"],
-        )
-        for a in alert_rows
-    ]
+    alerts = [alert_view(a) for a in alert_rows]
     timeline = await load_timeline(conn, number)
     return _incident(row, alerts, timeline)
 
@@ -222,6 +206,24 @@ async def record_processed(conn: AsyncConnection, rows: Sequence[Values]) -> Non
     """Remember callbacks' outcomes so a platform retry gets the same answer."""
     if rows:
         await conn.execute(t.processed_callbacks.insert(), list(rows))
+
+
+def alert_view(row: Mapping[str, Any] | RowMapping) -> AlertView:
+    """An alert row (as stored, or about to be) as the domain shows it."""
+    return AlertView(
+        dedup_key=row["dedup_key"],
+        title=row["title"],
+        description=row["description"],
+        severity=Severity(row["severity"]),
+        status=row["status"],
+        labels=row["labels"] or {},
+        details=row["details"] or {},
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        source_url=row["source_url"],
+        count=row["count"],
+        last_seen=row["last_seen"],
+    )
 
 
 async def load_timeline(conn: AsyncConnection, number: int) -> list[TimelineEntry]:

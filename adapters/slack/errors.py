@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.retry_after import retry_after_s
 from gateway.errors import AuthFailed, PlatformError, RateLimited, Rejected, Unavailable
-
-DEFAULT_RETRY_AFTER_S = 30.0
 
 # The token is no good: retrying with it cannot help.
 AUTH_ERRORS = frozenset(
@@ -54,26 +52,11 @@ def platform_error(exc: SlackApiError) -> PlatformError:
     method = str(response.api_url).rsplit("/", 1)[-1]
     text = f"slack {method} answered {status}: {code or 'no error code'}"
     if status == 429 or code == "ratelimited":
-        return RateLimited(text, retry_after_s(response.headers.get("Retry-After")))
+        return RateLimited(
+            text, retry_after_s(response.headers.get("Retry-After"), datetime.now(UTC))
+        )
     if status >= 500 or code in TRANSIENT_ERRORS:
         return Unavailable(text)
     if code in AUTH_ERRORS or status in (401, 403):
         return AuthFailed(text)
     return Rejected(text, code=code or str(status))
-
-
-def retry_after_s(header: str | None, now: datetime | None = None) -> float:
-    """Retry-After in seconds (Slack sends seconds; an HTTP date is read too)."""
-    if not header:
-        return DEFAULT_RETRY_AFTER_S
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER_S
-    if when.tzinfo is None:
-        return DEFAULT_RETRY_AFTER_S
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -16,7 +16,6 @@ from gateway.domain import (
     AlertAction,
     AlertBatch,
     AlertEvent,
-    AlertView,
     Incident,
     Severity,
     Status,
@@ -382,23 +381,7 @@ def _opened_view(incident: NewIncident, work: Work) -> Incident:
     """The new incident as a notice shows it, with its first alerts."""
     v = incident.values
     rows = [row for ref, row in work.new_alerts if ref is incident][:CARD_ALERTS]
-    alerts = tuple(
-        AlertView(
-            dedup_key=a["dedup_key"],
-            title=a["title"],
-            description=a["description"],
-            severity=Severity(a["severity"]),
-            status=a["status"],
-            labels=a["labels"],
-            details=a["details"],
-            starts_at=a["starts_at"],
-            ends_at=a["ends_at"],
-            source_url=a["source_url"],
-            count=a["count"],
-            last_seen=a["last_seen"],
-        )
-        for a in rows
-    )
+    alerts = tuple(repo.alert_view(a) for a in rows)
     return Incident(
         number=incident.number,
         title=v["title"],

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.slack.errors import retry_after_s
+from adapters.retry_after import retry_after_s
 from adapters.slack.sender import SlackSender, thread_reply
 from gateway.config import SlackSettings
 from gateway.domain import Incident, Severity, Status
