@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("incident", help="incident number, e.g. 42")
     link.add_argument("--member", required=True, help="the member the link acts as")
     link.add_argument("--ttl", default=None, help="lifetime, e.g. 90m, 24h, 7d")
+    test = with_config(sub.add_parser("send-test", help="send a test notice to a destination"))
+    test.add_argument("destination", help="e.g. services.default.notify[0]")
     sim = with_config(sub.add_parser("simulate", help="show what an alert payload would do"))
     sim.add_argument("alert", type=Path, help="JSON file as the monitoring tool would send it")
     sim.add_argument("--integration", help="integration name (default: the only one)")
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "link":
         return _link(settings, args)
+    if args.command == "send-test":
+        return _send_test(settings, args.destination)
     return _simulate(settings, args)
 
 
@@ -107,6 +111,18 @@ async def _settle_memory(_app: object) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _send_test(settings: Settings, destination: str) -> int:
+    from gateway.sendtest import send_test  # noqa: PLC0415
+
+    try:
+        line = asyncio.run(send_test(settings, destination))
+    except ValueError as exc:
+        print(f"ackgate: {destination}: {exc}", file=sys.stderr)
+        return 1
+    print(line)
+    return 0 if line.startswith("OK") else 1
 
 
 def _link(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,0 +1,94 @@
+"""``ackgate send-test``: send one made-up incident to a destination, now, and say what happened."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import aiohttp
+
+from gateway.clock import SystemClock
+from gateway.config import Settings
+from gateway.domain import Incident, Severity, Status, TimelineEntry
+from gateway.errors import PlatformError
+from gateway.notices import card_json
+from gateway.outbox import Job
+from gateway.wire import entry_json, incident_json
+
+_REF = re.compile(r"^services\.([^.\[\]]+)\.notify\[(\d+)\]$")
+TEST_NUMBER = 0  # never a real incident's number
+
+
+def parse_ref(settings: Settings, ref: str) -> tuple[str, int]:
+    """``services.NAME.notify[N]`` → (service, index); raises ValueError naming what is wrong."""
+    match = _REF.match(ref)
+    if match is None:
+        raise ValueError("name a destination as services.<service>.notify[<n>]")
+    service, index = match.group(1), int(match.group(2))
+    if service not in settings.services:
+        raise ValueError(f"no service named {service!r}")
+    if index >= len(settings.services[service].notify):
+        raise ValueError(
+            f"services.{service} has {len(settings.services[service].notify)} destination(s)"
+        )
+    return service, index
+
+
+async def send_test(settings: Settings, ref: str) -> str:
+    """Send the test notice to ``ref``; returns a line to print. Raises ValueError for bad refs."""
+    from adapters.registry import build_senders  # noqa: PLC0415 - adapters load lazily
+
+    service, index = parse_ref(settings, ref)
+    dest = settings.services[service].notify[index]
+    now = SystemClock().now()
+    incident = Incident(
+        number=TEST_NUMBER,
+        title="ackgate test notice: nothing is wrong",
+        description="Sent by `ackgate send-test` to check this destination.",
+        severity=Severity.INFO,
+        status=Status.TRIGGERED,
+        service=service,
+        integration=None,
+        created_at=now,
+        updated_at=now,
+        timeline=(TimelineEntry(at=now, kind="triggered", actor=None, source="send-test"),),
+    )
+    page = f"{settings.server.base_url}/incidents"
+    if dest.kind == "webhook":
+        destination = {"url": str(dest.url), "ref": ref}
+        payload = {
+            "event_id": "send-test",
+            "event": "incident.test",
+            "incident": incident_json(incident),
+            "entry": entry_json(incident.timeline[0]),
+            "url": page,
+        }
+    else:
+        destination = {"chat": dest.chat or "", "ref": ref}
+        payload = {
+            "event_id": "send-test",
+            "event": "incident.test",
+            "op": "post",
+            "incident": card_json(incident),
+            "entry": entry_json(incident.timeline[0]),
+            "url": page,
+        }
+    timeout = aiohttp.ClientTimeout(total=settings.outbox.send_timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        sender = build_senders(settings, session)[dest.kind]
+        job = Job(
+            delivery_id=0,
+            incident_id=TEST_NUMBER,
+            channel=dest.kind,
+            destination=destination,
+            payload=payload,
+            attempt=1,
+        )
+        started = SystemClock().now()
+        try:
+            result = await sender.send(job)
+        except PlatformError as exc:
+            return f"FAILED {ref} ({dest.kind}): {type(exc).__name__}: {exc}"
+        took = (SystemClock().now() - started) / timedelta(milliseconds=1)
+    where = f" in {result.chat_id}" if result.chat_id else ""
+    return f"OK {ref} ({dest.kind}){where} in {took:.0f} ms"
