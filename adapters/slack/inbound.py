@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.acting import SlackActors
 from adapters.slack.listeners import SlackListeners
+from adapters.slack.socket import SocketMode
 from gateway.config import SlackSettings
 from gateway.runtime import Runtime
 from gateway.web.keys import RUNTIME
@@ -30,8 +31,13 @@ BOLT = web.AppKey("slack_bolt", AsyncApp)
 
 
 def add_routes(app: web.Application, settings: SlackSettings) -> None:
-    """Register ``POST /hooks/slack``; the Bolt app is built when ``app`` starts."""
+    """Register ``POST /hooks/slack``; the Bolt app is built when ``app`` starts.
+
+    With an app-level token, the same Bolt app also gets a Socket Mode connection.
+    """
     app.cleanup_ctx.append(partial(_bolt_app, settings=settings))
+    if settings.app_token is not None:
+        app.cleanup_ctx.append(partial(_socket_mode, settings=settings))
     app.router.add_post(PATH, handle)
 
 
@@ -66,3 +72,14 @@ async def _bolt_app(app: web.Application, *, settings: SlackSettings) -> AsyncIt
     app[BOLT] = build_bolt(app[RUNTIME], settings, session)
     yield
     await session.close()
+
+
+async def _socket_mode(app: web.Application, *, settings: SlackSettings) -> AsyncIterator[None]:
+    """Connect (in the background) after the Bolt app is built; close before it goes."""
+    assert settings.app_token is not None
+    socket = SocketMode(
+        app[BOLT], settings.app_token.get_secret_value(), str(settings.api_base_url)
+    )
+    socket.start()
+    yield
+    await socket.stop()

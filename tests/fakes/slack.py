@@ -3,11 +3,15 @@
 Point ``AsyncWebClient(base_url=fake.url)`` (or ``slack.api_base_url``) at it. It checks the
 bot token, keeps the messages it was sent (with generated ``ts``), records every call, and
 can be told to fail the next call (429 with Retry-After, 500, or any ``ok: false`` error).
+
+For Socket Mode, ``apps.connections.open`` (with ``app_token``) hands out ``ws://…/socket``;
+tests ``push`` envelopes down that websocket and read the client's ``acks``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import deque
 from collections.abc import Callable
@@ -15,13 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 API_PREFIX = "/api/"
 TEAM_ID = "T1"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
+APP_TOKEN = "xapp-1-A1-test-app-token"
+SOCKET_PATH = "/socket"
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,12 @@ class Fault:
 class FakeSlack:
     """Serve ``app`` (e.g. with ``aiohttp_server``), then set ``url`` to its ``/api/`` base."""
 
-    def __init__(self, token: str, team_id: str = TEAM_ID) -> None:
+    def __init__(self, token: str, team_id: str = TEAM_ID, app_token: str = APP_TOKEN) -> None:
         self.token = token
+        self.app_token = app_token
+        self.sockets: list[web.WebSocketResponse] = []
+        self.acks: list[dict[str, Any]] = []
+        self._envelopes = itertools.count(1)
         self.team_id = team_id
         self.url = ""
         self.calls: list[Call] = []
@@ -72,6 +83,10 @@ class FakeSlack:
         self._seq = 0
         self._changed = asyncio.Condition()
         self.app = web.Application()
+        # Before the generic route: this one method takes the app-level token.
+        self.app.router.add_post(API_PREFIX + "apps.connections.open", self._connections_open)
+        self.app.router.add_get(SOCKET_PATH, self._socket)
+        self.app.on_shutdown.append(self._close_sockets)
         self.app.router.add_route("*", API_PREFIX + "{method}", self._handle)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
@@ -143,6 +158,62 @@ class FakeSlack:
         """Return once ``predicate()`` holds; it is checked after every call the fake answers."""
         async with self._changed:
             await self._changed.wait_for(predicate)
+
+    async def push(
+        self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool = False
+    ) -> str:
+        """Send a Socket Mode envelope of ``kind`` down the newest connection; its id."""
+        envelope_id = f"env-{next(self._envelopes)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        await self.sockets[-1].send_json(envelope)
+        return envelope_id
+
+    def ack_for(self, envelope_id: str) -> dict[str, Any] | None:
+        """The client's acknowledgement of ``envelope_id``, once it has sent one."""
+        return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
+
+    # --- Socket Mode ---------------------------------------------------------------------
+
+    async def _connections_open(self, request: web.Request) -> web.Response:
+        args = await _arguments(request)
+        self.calls.append(Call("apps.connections.open", args, request.headers))
+        try:
+            if _token(request.headers, args) != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            url = URL(self.url).with_scheme("ws").with_path(SOCKET_PATH)
+            return web.json_response({"ok": True, "url": str(url)})
+        finally:
+            await self._notify()
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {}})
+        await self._notify()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    self.acks.append(json.loads(message.data))
+                    await self._notify()
+        finally:
+            self.sockets.remove(ws)
+            await self._notify()
+        return ws
+
+    async def _close_sockets(self, _app: web.Application) -> None:
+        """Open websockets would hold up the server's shutdown: close them first."""
+        for ws in list(self.sockets):
+            await ws.close()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     # --- the API ---------------------------------------------------------------------------
 
