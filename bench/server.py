@@ -125,6 +125,7 @@ class Gateway:
     spawned_at: float = 0.0
     starts: int = 0
     term_at: float | None = None
+    config: Path = CONFIG
 
     @property
     def base(self) -> str:
@@ -167,7 +168,7 @@ class Gateway:
             *ackgate_command(),
             "serve",
             "--config",
-            str(CONFIG),
+            str(self.config),
             "--listen",
             f"{HOST}:{self.port}",
             "--database-url",

@@ -14,8 +14,6 @@ import asyncio
 import itertools
 import json
 import multiprocessing
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -37,7 +35,6 @@ from bench.server import (
     CONFIG,
     HOST,
     Gateway,
-    ackgate_command,
     banner,
     code_fingerprint,
     fmt_latency,
@@ -153,48 +150,6 @@ class Child:
     def base(self) -> str:
         """Its base URL."""
         return f"http://{HOST}:{self.port}"
-
-
-# --- the gateway with a config of our own ---------------------------------------------------
-
-
-@dataclass
-class SlackGateway(Gateway):
-    """``Gateway`` started with ``config`` instead of config.example.toml."""
-
-    config: Path = CONFIG
-
-    async def start(self, timeout_s: float = 60.0, poll_s: float = 0.01) -> float:
-        """Spawn serve with ``config`` and wait for /healthz 200; seconds from spawn."""
-        await self.prepare()
-        self.starts += 1
-        cmd = [
-            *ackgate_command(),
-            "serve",
-            "--config",
-            str(self.config),
-            "--listen",
-            f"{HOST}:{self.port}",
-            "--database-url",
-            self.database_url,
-        ]
-        with self.log.open("ab") as out:
-            self.spawned_at = time.perf_counter()
-            self.proc = subprocess.Popen(  # noqa: ASYNC220, S603 - spawn is what we time
-                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.tmp, env=dict(os.environ)
-            )
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as s:
-            while time.perf_counter() - self.spawned_at < timeout_s:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"serve exited {self.proc.returncode}:\n{self.tail()}")
-                try:
-                    async with s.get(self.base + "/healthz") as r:
-                        if r.status == 200:
-                            return time.perf_counter() - self.spawned_at
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
-                await asyncio.sleep(poll_s)
-        raise RuntimeError(f"serve not healthy within {timeout_s}s:\n{self.tail()}")
 
 
 def write_config(tmp: Path, fake: Child, args: argparse.Namespace) -> Path:
@@ -332,7 +287,7 @@ async def run(args: argparse.Namespace) -> int:
     """The whole benchmark; returns the process exit code."""
     code = code_fingerprint()
     fake, bare = Child(serve_fake_slack), Child(serve_bare)
-    gw = SlackGateway(db=args.db)
+    gw = Gateway(db=args.db)
     problems: list[str] = []
     doc: dict[str, Any] = {}
     try:
