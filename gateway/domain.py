@@ -87,22 +87,6 @@ class AlertBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did something: a member, or the system itself (``member`` is None)."""
-
-    member: str | None
-    source: str
-
-    @property
-    def display(self) -> str:
-        """The name shown on timelines."""
-        return self.member or self.source
-
-
-SYSTEM = "system"
-
-
-@dataclass(frozen=True, slots=True)
 class TimelineEntry:
     """One event on an incident's timeline."""
 

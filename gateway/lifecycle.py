@@ -34,13 +34,3 @@ TRANSITIONS: dict[Verb, dict[Status, Result]] = {
 def decide(verb: Verb, status: Status) -> Result:
     """What ``verb`` does to an incident in ``status``."""
     return TRANSITIONS[verb][status]
-
-
-def target_status(verb: Verb, status: Status) -> Status | None:
-    """The status after ``verb`` when it is allowed and changes something, else None."""
-    result = decide(verb, status)
-    if isinstance(result, Status):
-        return result
-    if result is Effect.KEEP:
-        return status
-    return None
