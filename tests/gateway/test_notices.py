@@ -41,17 +41,20 @@ async def rt(tmp_path: Path) -> AsyncIterator[Runtime]:
         yield runtime
 
 
+async def open_incident(rt: Runtime, name: str = "firing.json") -> int:
+    """Ingest an Alertmanager fixture; the number of the incident it opened."""
+    integ = rt.settings.integrations["prometheus"]
+    batch = parse("alertmanager", fixture("alertmanager", name), integ)
+    return (await ingest(rt, "prometheus", batch)).opened[0]
+
+
 async def deliveries(rt: Runtime, number: int) -> list[dict[str, Any]]:
     async with rt.db.read() as conn:
         return await repo.deliveries_for(conn, number)
 
 
 async def test_new_incident_posts_to_chat_dms_the_paged_and_calls_webhooks(rt: Runtime) -> None:
-    integ = rt.settings.integrations["prometheus"]
-    result = await ingest(
-        rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
-    )
-    rows = await deliveries(rt, result.opened[0])
+    rows = await deliveries(rt, await open_incident(rt))
     shapes = sorted((d["channel"], tuple(sorted(d["destination"]))) for d in rows)
     assert shapes == [
         ("slack", ("chat", "ref")),
@@ -67,12 +70,7 @@ async def test_new_incident_posts_to_chat_dms_the_paged_and_calls_webhooks(rt: R
 
 
 async def test_every_change_updates_every_posted_card(rt: Runtime) -> None:
-    integ = rt.settings.integrations["prometheus"]
-    number = (
-        await ingest(
-            rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
-        )
-    ).opened[0]
+    number = await open_incident(rt)
     posted = await deliveries(rt, number)
     async with rt.db.write() as conn:
         await repo.add_message_refs(
@@ -122,12 +120,7 @@ async def test_every_change_updates_every_posted_card(rt: Runtime) -> None:
 
 
 async def test_escalation_dms_the_next_level_only_when_linked(rt: Runtime) -> None:
-    integ = rt.settings.integrations["prometheus"]
-    number = (
-        await ingest(
-            rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
-        )
-    ).opened[0]
+    number = await open_incident(rt)
     before = len(await deliveries(rt, number))
     await perform(rt, ActionRequest(number, Verb.ESCALATE, "api", member="alice"))
     new = (await deliveries(rt, number))[before:]
@@ -154,12 +147,7 @@ def test_destination_mistakes_are_named(dest: dict[str, Any], message: str) -> N
 
 
 async def test_a_card_that_landed_after_a_change_catches_up(rt: Runtime) -> None:
-    integ = rt.settings.integrations["prometheus"]
-    number = (
-        await ingest(
-            rt, "prometheus", parse("alertmanager", fixture("alertmanager", "firing.json"), integ)
-        )
-    ).opened[0]
+    number = await open_incident(rt)
     post = next(d for d in await deliveries(rt, number) if "chat" in d["destination"])
     # The ack happens while the card is still on its way: nobody knows its message id yet.
     await perform(rt, ActionRequest(number, Verb.ACK, "api", member="bob"))
@@ -188,14 +176,7 @@ async def test_dms_can_be_switched_off_per_platform(tmp_path: Path) -> None:
         services=services({"kind": "slack", "chat": "C0INC"}),
     )
     async with running(settings) as rt:
-        integ = rt.settings.integrations["prometheus"]
-        number = (
-            await ingest(
-                rt,
-                "prometheus",
-                parse("alertmanager", fixture("alertmanager", "firing.json"), integ),
-            )
-        ).opened[0]
+        number = await open_incident(rt)
         rows = await deliveries(rt, number)
     assert [d["destination"] for d in rows] == [
         {"chat": "C0INC", "ref": "services.default.notify[0]"}
@@ -203,14 +184,7 @@ async def test_dms_can_be_switched_off_per_platform(tmp_path: Path) -> None:
 
 
 async def test_a_card_posted_with_nothing_changed_since_needs_no_update(rt: Runtime) -> None:
-    integ = rt.settings.integrations["prometheus"]
-    number = (
-        await ingest(
-            rt,
-            "prometheus",
-            parse("alertmanager", fixture("alertmanager", "firing-2alerts.json"), integ),
-        )
-    ).opened[0]
+    number = await open_incident(rt, "firing-2alerts.json")
     post = next(d for d in await deliveries(rt, number) if "chat" in d["destination"])
     ref = {
         "incident_id": number,
@@ -230,14 +204,7 @@ async def test_thread_replies_can_be_switched_off_per_platform(tmp_path: Path) -
         services=services({"kind": "slack", "chat": "C0INC"}),
     )
     async with running(settings) as rt:
-        integ = rt.settings.integrations["prometheus"]
-        number = (
-            await ingest(
-                rt,
-                "prometheus",
-                parse("alertmanager", fixture("alertmanager", "firing.json"), integ),
-            )
-        ).opened[0]
+        number = await open_incident(rt)
         async with rt.db.write() as conn:
             await repo.add_message_refs(
                 conn,

@@ -167,7 +167,9 @@ async def test_a_link_button_is_only_acknowledged(gateway: SlackGateway, slack: 
     number = await gateway.ingest()
     await gateway.card()
     payload = gateway.click_payload("ack", number)
-    payload["actions"][0].update(action_id=f"{LINK_ACTION_PREFIX}0", url="http://x/incidents/1")
+    payload["actions"][0].update(
+        action_id=f"{LINK_ACTION_PREFIX}0", url="https://ackgate.example.invalid/incidents/1"
+    )
     del payload["actions"][0]["value"]
     r = await gateway.interact(payload)
     assert r.status == 200

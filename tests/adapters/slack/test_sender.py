@@ -37,7 +37,12 @@ ACK_ENTRY = {"at": "2026-03-01T10:02:00Z", "kind": "acknowledged", "actor": "ali
 
 
 def job(destination: dict[str, Any], op: str = "post", **payload: Any) -> Job:
-    doc = {"op": op, "incident": card_json(INCIDENT), "url": "http://gw/incidents/7", **payload}
+    doc = {
+        "op": op,
+        "incident": card_json(INCIDENT),
+        "url": "https://ackgate.example.invalid/incidents/7",
+        **payload,
+    }
     return Job(
         delivery_id=1, incident_id=7, channel="slack", destination=destination, payload=doc,
         attempt=1,
