@@ -26,7 +26,7 @@ from gateway.domain import (
     Verb,
 )
 from gateway.errors import ActionRefused, InboundError, NotFound
-from gateway.escalation import first_step, next_step
+from gateway.escalation import after_ack, following, progress_of, restart
 from gateway.lifecycle import Effect, decide
 from gateway.notices import NOBODY, Audience, load_audience, notices_for
 from gateway.runtime import Runtime
@@ -332,7 +332,8 @@ def _change(
                 "status": Status.ACKNOWLEDGED.value,
                 "acked_by": actor,
                 "acked_at": now,
-                "escalate_at": None,
+                # Reminders stop; the escalation too, unless the level waits for a close.
+                "escalate_at": after_ack(progress_of(incident)).due_at,
                 "snoozed_until": None,
             },
             {},
@@ -350,7 +351,7 @@ def _change(
             {},
         )
     if verb is Verb.REOPEN:
-        step = first_step(settings, incident.service, now)
+        progress = restart(settings, progress_of(incident), now)
         return _Change(
             {
                 "status": Status.TRIGGERED.value,
@@ -358,12 +359,9 @@ def _change(
                 "acked_at": None,
                 "closed_by": None,
                 "closed_at": None,
-                "assignees": list(step.assignees),
-                "escalation_step": step.step,
-                "escalation_round": step.round,
-                "escalate_at": step.escalate_at,
+                **progress.values(),
             },
-            {"assignees": list(step.assignees)},
+            {"assignees": list(progress.assignees)},
         )
     if verb is Verb.ESCALATE:
         return _escalate(settings, incident, args, now, lang)
@@ -405,22 +403,14 @@ def _escalate(
             {**reset, "assignees": [args["member"]], "escalate_at": None},
             {"assignees": [args["member"]]},
         )
-    step = next_step(
-        settings, incident.service, incident.escalation_step, incident.escalation_round, now
-    )
-    if step is None:
+    progress = following(settings, progress_of(incident), now)
+    if progress is None:
         raise ActionRefused(
             messages.text("no_next_step", lang, number=incident.number), "no_next_step"
         )
     return _Change(
-        {
-            **reset,
-            "assignees": list(step.assignees),
-            "escalation_step": step.step,
-            "escalation_round": step.round,
-            "escalate_at": step.escalate_at,
-        },
-        {"assignees": list(step.assignees), "step": step.step},
+        {**reset, **progress.values()},
+        {"assignees": list(progress.assignees), "step": progress.step},
     )
 
 

@@ -21,6 +21,14 @@ from pydantic import (
 
 from gateway.domain import Severity, Verb
 from gateway.errors import ConfigError
+from gateway.matching import RouteRuleSettings
+from gateway.policies import (
+    DIRECT_CHANNELS,
+    EscalationSettings,
+    LevelSettings,
+    Preferences,
+    split_target,
+)
 from gateway.strict import Strict
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -100,6 +108,7 @@ class MemberSettings(Strict):
     phone: str | None = None
     timezone: str = "UTC"
     identities: list[IdentitySettings] = Field(default_factory=list)
+    preferences: Preferences = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -119,18 +128,11 @@ class ApiTokenSettings(Strict):
     admin: bool = False  # may act on behalf of any member (e.g. an automation)
 
 
-class EscalationLevel(Strict):
-    """One step: who is paged, and how long they have to ack before the next step."""
+class GroupSettings(Strict):
+    """A team of members, paged together as ``group:NAME``."""
 
-    targets: list[str] = Field(min_length=1)
-    wait_min: float = Field(default=30.0, gt=0)
-
-
-class EscalationSettings(Strict):
-    """Ordered levels, optionally repeated."""
-
-    levels: list[EscalationLevel] = Field(min_length=1)
-    repeat: int = Field(default=0, ge=0)
+    description: str = ""
+    members: list[str] = Field(min_length=1)
 
 
 class DestinationSettings(Strict):
@@ -180,26 +182,27 @@ class ServiceSettings(Strict):
     """Owns incidents: who is paged and which destinations follow them."""
 
     description: str = ""
+    # One policy, or several tried in order (``[[services.NAME.policies]]``); not both.
     escalation: EscalationSettings | None = None
+    policies: list[EscalationSettings] = Field(default_factory=list)
+    # How members without preferences of their own are reached, per severity.
+    preferences: Preferences = Field(default_factory=dict)
     notify: list[Destination] = Field(default_factory=list)
     # The buttons its cards offer (of those that fit the incident's status); all by default.
     card_buttons: list[Verb] | None = None
 
-
-class RouteRule(Strict):
-    """Alerts matching every given condition go to ``service``; first match wins."""
-
-    service: str
-    integration: str | None = None
-    severity: list[Severity] | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    def escalation_policies(self) -> list[tuple[str, EscalationSettings]]:
+        """Its policies in the order they are tried, each with its key path."""
+        if self.escalation is not None:
+            return [("escalation", self.escalation)]
+        return [(f"policies[{i}]", p) for i, p in enumerate(self.policies)]
 
 
 class RoutingSettings(Strict):
     """Routing rules and the service that catches the rest."""
 
     default_service: str = "default"
-    rules: list[RouteRule] = Field(default_factory=list)
+    rules: list[RouteRuleSettings] = Field(default_factory=list)
 
 
 class OutboxSettings(Strict):
@@ -228,6 +231,8 @@ class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     integrations: dict[str, IntegrationSettings] = Field(default_factory=dict)
     members: dict[str, MemberSettings] = Field(default_factory=dict)
+    groups: dict[str, GroupSettings] = Field(default_factory=dict)
+    destinations: dict[str, Destination] = Field(default_factory=dict)
     api_tokens: list[ApiTokenSettings] = Field(default_factory=list)
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
@@ -238,6 +243,10 @@ class Settings(Strict):
     def chat_platforms(self) -> set[str]:
         """The chat platforms this gateway is configured for (their sections are present)."""
         return {name for name in CHAT_PLATFORMS if getattr(self, name) is not None}
+
+    def direct_channels(self) -> set[str]:
+        """Channels that reach one person: chat platforms' DMs (sms/voice/email when set up)."""
+        return self.chat_platforms() | {c for c in DIRECT_CHANNELS if getattr(self, c, None)}
 
 
 # Every chat platform's settings field on Settings; adding a platform adds its name here.
@@ -347,6 +356,42 @@ def _format_error(err: Any) -> str:
 _UNION_TAGS: set[str] = set()
 
 
+def _check_level(settings: Settings, path: str, level: LevelSettings) -> list[str]:
+    problems: list[str] = []
+    for ti, target in enumerate(level.targets):
+        kind, name = split_target(target)
+        known: set[str] | None = {
+            "member": set(settings.members),
+            "group": set(settings.groups),
+        }.get(kind)
+        if known is not None and name not in known:
+            problems.append(f"{path}.targets[{ti}]: no {kind} named {name!r}")
+    channels = settings.direct_channels()
+    problems.extend(
+        f"{path}.channels[{ci}]: {channel!r} is not configured (known here: "
+        f"{', '.join(sorted(channels)) or 'none'})"
+        for ci, channel in enumerate(level.channels or ())
+        if channel not in channels
+    )
+    problems.extend(
+        f"{path}.chats[{ci}]: no destination named {chat!r} (see [destinations])"
+        for ci, chat in enumerate(level.chats)
+        if chat not in settings.destinations
+    )
+    return problems
+
+
+def _check_preferences(settings: Settings, path: str, preferences: Preferences) -> list[str]:
+    channels = settings.direct_channels()
+    return [
+        f"{path}.preferences.{severity.value}[{i}].channel: {step.channel!r} is not configured "
+        f"(known here: {', '.join(sorted(channels)) or 'none'})"
+        for severity, steps in preferences.items()
+        for i, step in enumerate(steps)
+        if step.channel not in channels
+    ]
+
+
 def cross_check(settings: Settings) -> list[str]:
     """References between sections that pydantic cannot see."""
     problems: list[str] = []
@@ -354,16 +399,23 @@ def cross_check(settings: Settings) -> list[str]:
     for i, api in enumerate(settings.api_tokens):
         if api.member not in members:
             problems.append(f"api_tokens[{i}].member: no member named {api.member!r}")
+    for name, group in settings.groups.items():
+        problems.extend(
+            f"groups.{name}.members[{i}]: no member named {m!r}"
+            for i, m in enumerate(group.members)
+            if m not in members
+        )
     for name, service in settings.services.items():
-        if service.escalation is None:
-            continue
-        for li, level in enumerate(service.escalation.levels):
-            for ti, target in enumerate(level.targets):
-                if target not in members:
-                    problems.append(
-                        f"services.{name}.escalation.levels[{li}].targets[{ti}]: "
-                        f"no member named {target!r}"
-                    )
+        if service.escalation is not None and service.policies:
+            problems.append(f"services.{name}: give escalation or policies, not both")
+        for key, policy in service.escalation_policies():
+            for li, level in enumerate(policy.levels):
+                problems.extend(
+                    _check_level(settings, f"services.{name}.{key}.levels[{li}]", level)
+                )
+        problems.extend(_check_preferences(settings, f"services.{name}", service.preferences))
+    for name, member in members.items():
+        problems.extend(_check_preferences(settings, f"members.{name}", member.preferences))
     if settings.routing.default_service not in settings.services:
         problems.append(
             f"routing.default_service: no service named {settings.routing.default_service!r}"
@@ -371,19 +423,22 @@ def cross_check(settings: Settings) -> list[str]:
     for i, rule in enumerate(settings.routing.rules):
         if rule.service not in settings.services:
             problems.append(f"routing.rules[{i}].service: no service named {rule.service!r}")
-        if rule.integration is not None and rule.integration not in settings.integrations:
-            problems.append(
-                f"routing.rules[{i}].integration: no integration named {rule.integration!r}"
-            )
+        problems.extend(
+            f"routing.rules[{i}].integration: no integration named {name!r}"
+            for name in rule.integration or ()
+            if name not in settings.integrations
+        )
     platforms = settings.chat_platforms()
-    for name, service in settings.services.items():
-        for i, dest in enumerate(service.notify):
-            if dest.kind != "webhook" and dest.kind not in platforms:
-                known = ", ".join(["webhook", *sorted(platforms)])
-                problems.append(
-                    f"services.{name}.notify[{i}].kind: {dest.kind!r} is not configured "
-                    f"(known here: {known})"
-                )
+    named = [(f"destinations.{n}", d) for n, d in settings.destinations.items()]
+    inline = [
+        (f"services.{name}.notify[{i}]", d)
+        for name, service in settings.services.items()
+        for i, d in enumerate(service.notify)
+    ]
+    for path, dest in named + inline:
+        if dest.kind != "webhook" and dest.kind not in platforms:
+            known = ", ".join(["webhook", *sorted(platforms)])
+            problems.append(f"{path}.kind: {dest.kind!r} is not configured (known here: {known})")
     seen_tokens: dict[str, str] = {}
     for name, integ in settings.integrations.items():
         token = integ.token.get_secret_value()
@@ -395,8 +450,8 @@ def cross_check(settings: Settings) -> list[str]:
     seen_identities: set[tuple[str, str, str]] = set()
     for name, member in members.items():
         for i, ident in enumerate(member.identities):
-            key = (ident.platform, ident.workspace, ident.user_id)
-            if key in seen_identities:
+            account = (ident.platform, ident.workspace, ident.user_id)
+            if account in seen_identities:
                 problems.append(f"members.{name}.identities[{i}]: linked to two members")
-            seen_identities.add(key)
+            seen_identities.add(account)
     return problems

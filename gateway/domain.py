@@ -137,6 +137,9 @@ class Incident:
     escalation_round: int = 0
     escalate_at: datetime | None = None
     snoozed_until: datetime | None = None
+    policy: Mapping[str, Any] | None = None
+    level_started_at: datetime | None = None
+    reminders: int = 0
     alert_count: int = 0
     labels: Mapping[str, str] = field(default_factory=dict)
     alerts: tuple[AlertView, ...] = ()

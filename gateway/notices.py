@@ -15,15 +15,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.config import Settings
+from gateway.config import Destination, Settings
 from gateway.domain import Incident, JSONObject, TimelineEntry
+from gateway.escalation import level_of
 from gateway.links import LinkSigner
+from gateway.policies import EscalateIf, LevelSettings, PreferenceStep
 from gateway.wire import entry_json, incident_json
 from storage import repo
 from storage.repo import MessageRef
 
 # Events that page the incident's assignees directly.
-PAGING_EVENTS = frozenset({"triggered", "escalated", "assigned", "reopened", "snooze_expired"})
+PAGING_EVENTS = frozenset(
+    {"triggered", "paged", "escalated", "assigned", "reopened", "snooze_expired", "reminded"}
+)
+# Events that start a policy level: its group chats get the card.
+LEVEL_EVENTS = frozenset({"triggered", "paged", "escalated", "reopened", "snooze_expired"})
 CARD_ALERTS = 5
 CARD_TIMELINE = 5
 
@@ -85,6 +91,8 @@ def notices_for(
         destination: dict[str, Any],
         payload: dict[str, Any],
         target: str | None = None,
+        delay_min: float = 0.0,
+        page_while: EscalateIf | None = None,
     ) -> None:
         rows.append(
             {
@@ -94,9 +102,10 @@ def notices_for(
                 "payload": payload,
                 "state": "pending",
                 "attempts": 0,
-                "due_at": now,
+                "due_at": now + timedelta(minutes=delay_min),
                 "created_at": now,
                 "target": target,
+                "page_while": page_while if delay_min else None,
             }
         )
 
@@ -104,17 +113,29 @@ def notices_for(
     if service.card_buttons is not None:
         event["buttons"] = [verb.value for verb in service.card_buttons]
     platforms = settings.chat_platforms()
-    for index, dest in enumerate(service.notify):
+    level = level_of(incident)
+    chats: list[tuple[str, Destination, bool]] = [
+        (f"services.{incident.service}.notify[{i}]", d, entry.kind == "triggered")
+        for i, d in enumerate(service.notify)
+    ]
+    if level is not None and entry.kind in LEVEL_EVENTS:
+        chats += [
+            (f"destinations.{name}", settings.destinations[name], True)
+            for name in level.chats
+            if name in settings.destinations
+        ]
+    carded = {(r.platform, r.chat_id) for r in audience.refs.get(incident.number, ())}
+    for ref, dest, post in chats:
         if dest.severities is not None and incident.severity not in dest.severities:
             continue
-        ref = f"services.{incident.service}.notify[{index}]"
         if dest.kind == "webhook":
             add(
                 "webhook",
                 {"url": str(dest.url), "ref": ref},
                 {**event, "incident": incident_json(incident), "url": page},
             )
-        elif entry.kind == "triggered" and dest.kind in platforms:
+        elif post and dest.kind in platforms and (dest.kind, dest.chat) not in carded:
+            carded.add((dest.kind, str(dest.chat)))
             card = card or card_json(incident)
             add(
                 dest.kind,
@@ -128,15 +149,24 @@ def notices_for(
         return signer.url(base, member, incident.number, now, ttl)
 
     if entry.kind in PAGING_EVENTS:
+        # A person taken off the policy's path (assigned by hand) follows their own ways.
+        paging_level = level if entry.kind != "assigned" else None
+        page_while: EscalateIf = paging_level.escalate_if if paging_level else "unacked"
+        if entry.kind == "reminded":
+            event["reminder"] = True
         for member in incident.assignees:
-            for platform, user_id in audience.accounts.get(member, ()):
-                if not _platform_flag(settings, platform, "dm_assignees"):
+            accounts = dict(audience.accounts.get(member, ()))
+            for step in reach(settings, incident, member, paging_level):
+                user_id = accounts.get(step.channel)
+                if user_id is None or not _platform_flag(settings, step.channel, "dm_assignees"):
                     continue
                 card = card or card_json(incident)
                 add(
-                    platform,
+                    step.channel,
                     {"dm": user_id, "member": member},
                     {**event, "op": "post", "incident": card, "url": member_link(member)},
+                    delay_min=step.delay_min,
+                    page_while=page_while,
                 )
     for posted in audience.refs.get(incident.number, ()):
         card = card or card_json(incident)
@@ -154,6 +184,24 @@ def notices_for(
                 {**event, "op": "reply"},
             )
     return rows
+
+
+def reach(
+    settings: Settings, incident: Incident, member: str, level: LevelSettings | None
+) -> list[PreferenceStep]:
+    """How ``member`` is paged for ``incident``: the level's channels, else their preferences
+    for its severity, else the service's, else every chat platform they are linked on."""
+    if level is not None and level.channels is not None:
+        return [PreferenceStep(channel=c) for c in level.channels]
+    person = settings.members.get(member)
+    mine = person.preferences.get(incident.severity) if person else None
+    if mine:
+        return mine
+    service = settings.services.get(incident.service)
+    shared = service.preferences.get(incident.severity) if service else None
+    if shared:
+        return shared
+    return [PreferenceStep(channel=c) for c in sorted(settings.chat_platforms())]
 
 
 def _platform_flag(settings: Settings, platform: str, flag: str) -> bool:

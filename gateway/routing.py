@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from gateway.config import Settings
 from gateway.domain import AlertEvent
+from gateway.matching import RouteDecision, Subject
+from gateway.matching import route as first_match
+
+
+def decide(settings: Settings, integration: str, event: AlertEvent) -> RouteDecision:
+    """The routing decision for ``event``, with every rule tried and why it (did not) match."""
+    return first_match(
+        settings.routing.rules,
+        settings.routing.default_service,
+        Subject.of_event(event, integration),
+    )
 
 
 def route(settings: Settings, integration: str, event: AlertEvent) -> str:
     """The service that owns incidents opened by ``event``."""
-    for rule in settings.routing.rules:
-        if rule.integration is not None and rule.integration != integration:
-            continue
-        if rule.severity is not None and event.severity not in rule.severity:
-            continue
-        if any(event.labels.get(k) != v for k, v in rule.labels.items()):
-            continue
-        return rule.service
-    return settings.routing.default_service
+    return decide(settings, integration, event).service

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.domain import Status, TimelineEntry
-from gateway.escalation import first_step, next_step
+from gateway.domain import Incident, Status, TimelineEntry
+from gateway.escalation import Fired, fire, progress_of, restart
 from gateway.notices import load_audience, notices_for
 from gateway.runtime import Runtime
 from storage import repo
@@ -28,34 +28,10 @@ async def run_due(rt: Runtime) -> int:
             conn, settings, [i.number for i in due], settings.members if due else ()
         )
         for incident in due:
-            snooze_over = incident.status is Status.ACKNOWLEDGED
-            step = (
-                first_step(settings, incident.service, now)
-                if snooze_over
-                else next_step(
-                    settings,
-                    incident.service,
-                    incident.escalation_step,
-                    incident.escalation_round,
-                    now,
-                )
-            )
-            values: dict[str, Any] = {"updated_at": now, "snoozed_until": None}
-            if snooze_over:
-                values.update(status=Status.TRIGGERED.value, acked_by=None, acked_at=None)
-            if step is None:
-                values["escalate_at"] = None
-                kind, data = "escalation_exhausted", {}
-            else:
-                values.update(
-                    assignees=list(step.assignees),
-                    escalation_step=step.step,
-                    escalation_round=step.round,
-                    escalate_at=step.escalate_at,
-                )
-                kind = "snooze_expired" if snooze_over else "escalated"
-                data = {"assignees": list(step.assignees), "step": step.step}
-            await repo.update_incident(conn, incident.number, values)
+            values, kind, data = _advance(rt, incident)
+            await repo.update_incident(conn, incident.number, {"updated_at": now, **values})
+            if not kind:
+                continue
             await repo.add_timeline(
                 conn,
                 [
@@ -80,3 +56,26 @@ async def run_due(rt: Runtime) -> int:
     if wake:
         rt.wake_outbox()
     return moved
+
+
+def _advance(rt: Runtime, incident: Incident) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The incident's new columns, the timeline kind (or "") and its data."""
+    now = rt.clock.now()
+    if incident.snoozed_until is not None and incident.snoozed_until <= now:
+        progress = restart(rt.settings, progress_of(incident), now)
+        values = {
+            **progress.values(),
+            "snoozed_until": None,
+            "status": Status.TRIGGERED.value,
+            "acked_by": None,
+            "acked_at": None,
+        }
+        return values, "snooze_expired", {"assignees": list(progress.assignees), "step": 0}
+    fired: Fired = fire(rt.settings, incident, now)
+    progress = fired.progress
+    data: dict[str, Any] = {}
+    if fired.kind in ("paged", "escalated"):
+        data = {"assignees": list(progress.assignees), "step": progress.step}
+    elif fired.kind == "reminded":
+        data = {"assignees": list(progress.assignees), "reminder": progress.reminders}
+    return progress.values(), fired.kind, data

@@ -39,6 +39,9 @@ def _incident(
         escalation_round=row["escalation_round"],
         escalate_at=row["escalate_at"],
         snoozed_until=row["snoozed_until"],
+        policy=row["policy"],
+        level_started_at=row["level_started_at"],
+        reminders=row["reminders"],
         alert_count=row["alert_count"],
         labels=dict(row["labels"] or {}),
         alerts=tuple(alerts),
@@ -120,6 +123,8 @@ _SAVE_INCIDENT = (
                 "escalation_round",
                 "escalate_at",
                 "snoozed_until",
+                "level_started_at",
+                "reminders",
                 "updated_at",
             )
         }
@@ -147,6 +152,8 @@ async def save_incidents(conn: AsyncConnection, incidents: Sequence[Incident]) -
                 "b_escalation_round": i.escalation_round,
                 "b_escalate_at": i.escalate_at,
                 "b_snoozed_until": i.snoozed_until,
+                "b_level_started_at": i.level_started_at,
+                "b_reminders": i.reminders,
                 "b_updated_at": i.updated_at,
             }
             for i in incidents
@@ -493,7 +500,7 @@ async def sync_members(
 
 
 async def due_incidents(conn: AsyncConnection, now: datetime, limit: int) -> list[Incident]:
-    """Triggered incidents whose escalation is due, or snoozed ones whose snooze ran out.
+    """Open incidents whose escalation timer is due, or whose snooze ran out.
 
     Locked with SKIP LOCKED on PostgreSQL so two replicas never take the same one.
     """
@@ -501,10 +508,8 @@ async def due_incidents(conn: AsyncConnection, now: datetime, limit: int) -> lis
     query = (
         sa.select(t.incidents)
         .where(
-            sa.or_(
-                sa.and_(c.status == Status.TRIGGERED.value, c.escalate_at <= now),
-                sa.and_(c.status == Status.ACKNOWLEDGED.value, c.snoozed_until <= now),
-            )
+            c.status != Status.CLOSED.value,
+            sa.or_(c.escalate_at <= now, c.snoozed_until <= now),
         )
         .order_by(c.id)
         .limit(limit)
@@ -547,13 +552,16 @@ async def claim_deliveries(
         # A worker that claimed these crashed or hung: its lease ran out.
         sa.and_(_D.state == "sending", _D.lease_until < now),
     )
-    pick = sa.select(_D.id).where(due).order_by(_D.due_at, _D.id).limit(limit)
+    pick = sa.select(_D.id, _D.page_while).where(due).order_by(_D.due_at, _D.id).limit(limit)
     if is_postgres(conn):
-        pick = pick.with_for_update(skip_locked=True)
-    ids = list((await conn.execute(pick)).scalars())
-    if not ids:
+        pick = pick.with_for_update(skip_locked=True, of=t.deliveries)
+    picked = (await conn.execute(pick)).all()
+    if not picked:
         return []
-    ids = await _drop_superseded(conn, ids)
+    ids = await _drop_superseded(conn, [r.id for r in picked])
+    conditional = {r.id for r in picked if r.page_while is not None}
+    if conditional:
+        ids = await _drop_moot(conn, ids, conditional)
     if not ids:
         return []
     rows = await conn.execute(
@@ -595,6 +603,34 @@ async def _drop_superseded(conn: AsyncConnection, ids: list[int]) -> list[int]:
             .values(state="superseded", lease_until=None)
         )
     return [i for i in ids if i not in stale]
+
+
+async def _drop_moot(conn: AsyncConnection, ids: list[int], conditional: set[int]) -> list[int]:
+    """Delayed pages whose condition no longer holds are never sent (state ``moot``).
+
+    ``page_while = "unacked"``: only while the incident is triggered; ``"open"``: until closed.
+    """
+    i = t.incidents.c
+    moot = list(
+        (
+            await conn.execute(
+                sa.select(_D.id)
+                .join(t.incidents, i.id == _D.incident_id)
+                .where(
+                    _D.id.in_([d for d in ids if d in conditional]),
+                    sa.or_(
+                        sa.and_(_D.page_while == "unacked", i.status != Status.TRIGGERED.value),
+                        sa.and_(_D.page_while == "open", i.status == Status.CLOSED.value),
+                    ),
+                )
+            )
+        ).scalars()
+    )
+    if moot:
+        await conn.execute(
+            t.deliveries.update().where(_D.id.in_(moot)).values(state="moot", lease_until=None)
+        )
+    return [d for d in ids if d not in moot]
 
 
 async def add_attempts(conn: AsyncConnection, rows: Sequence[Values]) -> None:

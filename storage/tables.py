@@ -95,6 +95,11 @@ class IncidentRow(SQLModel, table=True):
     escalation_step: int = 0
     escalation_round: int = 0
     escalate_at: datetime | None = _ts(nullable=True, index=True)
+    # The escalation policy frozen onto the incident when it opened, where its current level
+    # started, and how many reminders that level has sent.
+    policy: dict[str, Any] | None = _json(nullable=True)
+    level_started_at: datetime | None = _ts(nullable=True)
+    reminders: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     snoozed_until: datetime | None = _ts(nullable=True, index=True)
     alert_count: int = 0
     labels: dict[str, str] = _json()
@@ -152,6 +157,9 @@ class DeliveryRow(SQLModel, table=True):
     target: str | None = Field(default=None, index=True)
     payload: dict[str, Any] = _json()
     state: str = Field(max_length=16)
+    # A page that waits (a preference's delay) is dropped if, when due, the incident is no
+    # longer "unacked" or "open".
+    page_while: str | None = Field(default=None, max_length=16)
     attempts: int = 0
     due_at: datetime = _ts()
     lease_until: datetime | None = _ts(nullable=True)

@@ -22,7 +22,8 @@ from gateway.domain import (
     TimelineEntry,
     worst,
 )
-from gateway.escalation import first_step
+from gateway.escalation import start
+from gateway.matching import Subject
 from gateway.notices import CARD_ALERTS, Audience, load_audience, notices_for
 from gateway.routing import route
 from gateway.runtime import Runtime
@@ -354,7 +355,7 @@ def _open(
     now: datetime,
 ) -> NewIncident:
     service = route(settings, integration, event)
-    step = first_step(settings, service, now)
+    progress = start(settings, service, Subject.of_event(event, integration), now)
     return NewIncident(
         {
             "title": event.title,
@@ -367,10 +368,8 @@ def _open(
             "open_key": group_key or f"{integration}{_SEP}{_SEP}{event.dedup_key}",
             "created_at": now,
             "updated_at": now,
-            "assignees": list(step.assignees),
-            "escalation_step": step.step,
-            "escalation_round": step.round,
-            "escalate_at": step.escalate_at,
+            **progress.values(),
+            "policy": progress.policy,
             "alert_count": 1,
             "labels": dict(event.labels),
         }
@@ -393,7 +392,11 @@ def _opened_view(incident: NewIncident, work: Work) -> Incident:
         created_at=v["created_at"],
         updated_at=v["updated_at"],
         assignees=tuple(v["assignees"]),
+        escalation_step=v["escalation_step"],
+        escalation_round=v["escalation_round"],
         escalate_at=v["escalate_at"],
+        policy=v["policy"],
+        level_started_at=v["level_started_at"],
         alert_count=v["alert_count"],
         labels=v["labels"],
         alerts=alerts,
