@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     sim = with_config(sub.add_parser("simulate", help="show what an alert payload would do"))
     sim.add_argument("alert", type=Path, help="JSON file as the monitoring tool would send it")
     sim.add_argument("--integration", help="integration name (default: the only one)")
+    sim.add_argument("--at", help="when the alert arrives (RFC 3339; default now)")
+    sim.add_argument("--until", default="2h", help="how far ahead to list notices (2h)")
+    oncall = with_config(sub.add_parser("oncall", help="who is on call on a schedule"))
+    oncall.add_argument("schedule", help="the schedule's name")
+    oncall.add_argument("--at", help="at this time (RFC 3339; default now)")
+    oncall.add_argument("--days", type=int, default=7, help="list the shifts of this many days")
+    oncall.add_argument(
+        "--feed", action="store_true", help="print the iCal feed URL to subscribe to"
+    )
     return parser
 
 
@@ -83,7 +93,43 @@ def main(argv: list[str] | None = None) -> int:
         return _link(settings, args)
     if args.command == "send-test":
         return _send_test(settings, args.destination)
+    if args.command == "oncall":
+        return _oncall(settings, args)
     return _simulate(settings, args)
+
+
+def _instant(text: str | None) -> datetime:
+    """``--at``: RFC 3339 (naive means UTC), or now; raises ValueError."""
+    if not text:
+        return datetime.now(UTC)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _oncall(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.links import feed_token  # noqa: PLC0415
+    from gateway.schedules import on_call, shifts  # noqa: PLC0415
+
+    schedule = settings.schedules.get(args.schedule)
+    if schedule is None:
+        known = ", ".join(sorted(settings.schedules)) or "none"
+        print(f"ackgate: no schedule named {args.schedule!r} (known: {known})", file=sys.stderr)
+        return 1
+    if args.feed:
+        token = feed_token(settings.server.secret_key.get_secret_value(), args.schedule)
+        print(f"{settings.server.base_url}/v1/schedules/{args.schedule}.ics?token={token}")
+        return 0
+    try:
+        at = _instant(args.at)
+    except ValueError:
+        print(f"ackgate: --at {args.at!r}: use e.g. 2026-11-27T09:00:00+01:00", file=sys.stderr)
+        return 1
+    now = on_call(schedule, at)
+    print(f"{args.schedule} at {at.isoformat()}: {', '.join(now) or 'nobody'}")
+    for shift in shifts(schedule, at, at + timedelta(days=max(args.days, 0))):
+        span = f"{shift.start:%Y-%m-%d %H:%M} – {shift.end:%Y-%m-%d %H:%M} UTC"
+        print(f"  {span}  {shift.member} ({shift.layer or 'override'})")
+    return 0
 
 
 def _serve(settings: Settings) -> int:
@@ -126,7 +172,6 @@ def _send_test(settings: Settings, destination: str) -> int:
 
 
 def _link(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import timedelta  # noqa: PLC0415
 
     from gateway.clock import SystemClock  # noqa: PLC0415
     from gateway.links import LinkSigner, parse_ttl  # noqa: PLC0415
@@ -157,7 +202,8 @@ def _link(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.ingest.simulate import simulate  # noqa: PLC0415
+    from gateway.ingest.simulate import Horizon, simulate  # noqa: PLC0415
+    from gateway.links import parse_ttl  # noqa: PLC0415
 
     name = args.integration
     if name is None:
@@ -169,8 +215,13 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"ackgate: no integration named {name!r}", file=sys.stderr)
         return 1
     try:
+        horizon = Horizon(_instant(args.at), parse_ttl(args.until))
+    except ValueError:
+        print("ackgate: --at takes RFC 3339, --until e.g. 90m, 2h, 1d", file=sys.stderr)
+        return 1
+    try:
         body = json.loads(args.alert.read_text(encoding="utf-8"))
-        report = asyncio.run(simulate(settings, name, body))
+        report = asyncio.run(simulate(settings, name, body, horizon))
     except (OSError, json.JSONDecodeError) as exc:
         print(f"ackgate: cannot read {args.alert}: {exc}", file=sys.stderr)
         return 1

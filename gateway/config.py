@@ -29,6 +29,7 @@ from gateway.policies import (
     Preferences,
     split_target,
 )
+from gateway.schedules import ScheduleSettings, check_members
 from gateway.strict import Strict
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -232,6 +233,7 @@ class Settings(Strict):
     integrations: dict[str, IntegrationSettings] = Field(default_factory=dict)
     members: dict[str, MemberSettings] = Field(default_factory=dict)
     groups: dict[str, GroupSettings] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
     destinations: dict[str, Destination] = Field(default_factory=dict)
     api_tokens: list[ApiTokenSettings] = Field(default_factory=list)
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
@@ -360,11 +362,12 @@ def _check_level(settings: Settings, path: str, level: LevelSettings) -> list[st
     problems: list[str] = []
     for ti, target in enumerate(level.targets):
         kind, name = split_target(target)
-        known: set[str] | None = {
+        known = {
             "member": set(settings.members),
             "group": set(settings.groups),
-        }.get(kind)
-        if known is not None and name not in known:
+            "schedule": set(settings.schedules),
+        }[kind]
+        if name not in known:
             problems.append(f"{path}.targets[{ti}]: no {kind} named {name!r}")
     channels = settings.direct_channels()
     problems.extend(
@@ -399,6 +402,8 @@ def cross_check(settings: Settings) -> list[str]:
     for i, api in enumerate(settings.api_tokens):
         if api.member not in members:
             problems.append(f"api_tokens[{i}].member: no member named {api.member!r}")
+    for name, schedule in settings.schedules.items():
+        problems.extend(check_members(name, schedule, members))
     for name, group in settings.groups.items():
         problems.extend(
             f"groups.{name}.members[{i}]: no member named {m!r}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gateway import schedules
 from gateway.config import Settings
 from gateway.domain import Incident, Status
 from gateway.matching import Subject, matches
@@ -90,7 +91,7 @@ def thaw(doc: Mapping[str, Any] | None) -> EscalationSettings | None:
     try:
         return EscalationSettings.model_validate(doc)
     except ValidationError as exc:
-        log.error("a frozen escalation policy no longer validates, escalation stops: %s", exc)
+        log.warning("a frozen escalation policy no longer validates, escalation stops: %s", exc)
         return None
 
 
@@ -237,5 +238,5 @@ def resolve(settings: Settings, targets: list[str], at: datetime) -> tuple[str, 
 
 def on_call(settings: Settings, schedule: str, at: datetime) -> tuple[str, ...]:
     """Who is on call on ``schedule`` at ``at`` (nobody for an unknown schedule)."""
-    del settings, schedule, at
-    return ()
+    found = settings.schedules.get(schedule)
+    return schedules.on_call(found, at) if found is not None else ()

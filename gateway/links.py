@@ -53,6 +53,22 @@ class LinkSigner:
         return LinkGrant(member=member, incident=incident, expires=expires)
 
 
+_FEED_SALT = "ackgate.schedule-feed.v1"
+
+
+def feed_token(secret_key: str, schedule: str) -> str:
+    """The ``?token=`` of a schedule's calendar feed: calendar apps cannot send headers."""
+    return URLSafeSerializer(secret_key, salt=_FEED_SALT).dumps(schedule)
+
+
+def check_feed_token(secret_key: str, schedule: str, token: str) -> bool:
+    """Whether ``token`` opens ``schedule``'s feed."""
+    try:
+        return bool(URLSafeSerializer(secret_key, salt=_FEED_SALT).loads(token) == schedule)
+    except BadSignature:
+        return False
+
+
 def parse_ttl(text: str) -> timedelta:
     """``90m``, ``24h``, ``7d`` (or plain seconds) → timedelta; raises ValueError."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -18,7 +18,7 @@ from gateway.links import LinkSigner
 from gateway.logsetup import request_id
 from gateway.metrics import Metrics
 from gateway.runtime import Runtime
-from gateway.web import api, pages
+from gateway.web import api, pages, schedules
 from gateway.web.keys import RUNTIME, SIGNER
 from storage import migrate, repo
 from storage.engine import Database
@@ -98,6 +98,7 @@ def create_app(
     if workers:
         app.cleanup_ctx.append(_workers)
     api.add_routes(app)
+    schedules.add_routes(app)
     pages.add_routes(app)
     from adapters.registry import add_routes as add_platform_routes  # noqa: PLC0415 - lazy
 

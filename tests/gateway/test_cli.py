@@ -78,8 +78,9 @@ def test_simulate_says_what_would_happen_and_writes_nothing(config: Path) -> Non
     out = done.stdout
     assert 'would open incident #1 "5xx ratio above 5% on checkout" [critical]' in out
     assert "-> service default" in out
-    assert "level 1: alice at once" in out
-    assert "level 2: bob after 5 min without an ack" in out
+    assert "policy services.default.escalation" in out
+    assert "+0s  opened: alice" in out
+    assert "+5m  escalates to level 2: bob" in out
     assert not (config.parent / "ackgate.db").exists()
 
 
@@ -100,3 +101,55 @@ def test_simulate_rejects_bad_payload(config: Path, tmp_path: Path) -> None:
     done = ackgate("simulate", str(bad), "--config", str(config), cwd=config.parent)
     assert done.returncode == 1
     assert "alerts" in done.stderr
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.mark.parametrize(
+    ("at", "golden"),
+    [
+        ("2026-11-27T10:00:00Z", "simulate-dba-office-hours.txt"),
+        ("2026-11-27T22:00:00Z", "simulate-dba-night.txt"),
+    ],
+)
+def test_simulate_walks_the_example_policies(config: Path, at: str, golden: str) -> None:
+    alert = FIXTURES / "alertmanager" / "dba-firing.json"
+    done = ackgate(
+        "simulate",
+        str(alert),
+        "--config",
+        str(config),
+        "--at",
+        at,
+        "--until",
+        "2h",
+        cwd=config.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (GOLDEN / golden).read_text(encoding="utf-8")
+
+
+def test_oncall_prints_the_rota_and_a_feed_url(config: Path) -> None:
+    done = ackgate(
+        "oncall",
+        "dba",
+        "--at",
+        "2026-11-27T10:00:00Z",
+        "--days",
+        "7",
+        "--config",
+        str(config),
+        cwd=config.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "dba at 2026-11-27T10:00:00+00:00: alice",
+        "  2026-11-27 10:00 – 2026-11-30 08:00 UTC  alice (weekly)",
+        "  2026-11-30 08:00 – 2026-12-04 10:00 UTC  bob (weekly)",
+    ]
+    feed = ackgate("oncall", "dba", "--feed", "--config", str(config), cwd=config.parent)
+    assert feed.stdout.startswith("http://127.0.0.1:8080/v1/schedules/dba.ics?token=")
+    unknown = ackgate("oncall", "nope", "--config", str(config), cwd=config.parent)
+    assert unknown.returncode == 1
+    assert "no schedule named 'nope' (known: dba)" in unknown.stderr
