@@ -142,7 +142,8 @@ def _at(sentence: str, moment: datetime | None) -> str:
 
 
 def _summary(incident: JSONObject, alerts: Sequence[JSONObject]) -> str:
-    text = str(incident.get("description") or "").strip()
+    # A service's own template for the card body wins over the description.
+    text = str(incident.get("body") or incident.get("description") or "").strip()
     if not text and alerts:
         text = str(alerts[0].get("description") or "").strip()
     return clip(text, SUMMARY_MAX) if text else ""

@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--integration", help="integration name (default: the only one)")
     sim.add_argument("--at", help="when the alert arrives (RFC 3339; default now)")
     sim.add_argument("--until", default="2h", help="how far ahead to list notices (2h)")
+    preview = with_config(sub.add_parser("preview", help="render a notification template"))
+    preview.add_argument("--event", default="triggered", help="event type (triggered)")
+    preview.add_argument("--channel", default="slack", help="channel kind (slack, sms, …)")
+    preview.add_argument("--service", help="use this service's templates (default: built-in)")
+    preview.add_argument("--alert", type=Path, help="render this alert payload, not a sample")
+    preview.add_argument("--integration", help="the integration --alert comes from")
     oncall = with_config(sub.add_parser("oncall", help="who is on call on a schedule"))
     oncall.add_argument("schedule", help="the schedule's name")
     oncall.add_argument("--at", help="at this time (RFC 3339; default now)")
@@ -95,7 +101,101 @@ def main(argv: list[str] | None = None) -> int:
         return _send_test(settings, args.destination)
     if args.command == "oncall":
         return _oncall(settings, args)
+    if args.command == "preview":
+        return _preview(settings, args)
     return _simulate(settings, args)
+
+
+def _preview(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.templates import CHANNEL_KINDS, render, sample_incident, variables  # noqa: PLC0415
+
+    if args.channel not in CHANNEL_KINDS:
+        print(f"ackgate: --channel: one of {', '.join(CHANNEL_KINDS)}", file=sys.stderr)
+        return 1
+    templates = None
+    if args.service is not None:
+        service = settings.services.get(args.service)
+        if service is None:
+            print(f"ackgate: no service named {args.service!r}", file=sys.stderr)
+            return 1
+        templates = service.templates
+    now = datetime.now(UTC)
+    incident = sample_incident(now, args.event)
+    if args.alert is not None:
+        try:
+            incident = _incident_from_alert(settings, args, now)
+        except (OSError, ValueError, MalformedPayload) as exc:
+            print(f"ackgate: {args.alert}: {exc}", file=sys.stderr)
+            return 1
+    names = {m: s.name or m for m, s in settings.members.items()}
+    url = f"{settings.server.base_url}/incidents/{incident.number}"
+    try:
+        done = render(
+            templates,
+            args.channel,
+            args.event,
+            variables(incident, event=args.event, detail_url=url, member_names=names, now=now),
+        )
+    except ValueError as exc:
+        print(f"ackgate: {exc}", file=sys.stderr)
+        return 1
+    print(done.text)
+    if done.truncated:
+        print(f"(cut to the {args.channel} budget)", file=sys.stderr)
+    if done.error:
+        print(f"ackgate: template failed, built-in used: {done.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _incident_from_alert(settings: Settings, args: argparse.Namespace, now: datetime) -> Any:
+    """An incident as the first alert of ``--alert`` would open it (nothing is stored)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from gateway.domain import Status  # noqa: PLC0415
+    from gateway.ingest.formats import parse  # noqa: PLC0415
+    from gateway.routing import route  # noqa: PLC0415
+    from gateway.templates import sample_incident  # noqa: PLC0415
+
+    name = args.integration or next(iter(settings.integrations), None)
+    if name is None or name not in settings.integrations:
+        raise ValueError("name the integration with --integration")
+    integ = settings.integrations[name]
+    batch = parse(integ.format, json.loads(args.alert.read_text(encoding="utf-8")), integ)
+    if not batch.events:
+        raise ValueError("no alerts in it")
+    first = batch.events[0]
+    sample = sample_incident(now)
+    alerts = tuple(
+        replace(
+            sample.alerts[0],
+            dedup_key=e.dedup_key,
+            title=e.title,
+            description=e.description,
+            severity=e.severity,
+            labels=dict(e.labels),
+            details=dict(e.details),
+            starts_at=e.starts_at,
+            source_url=e.source_url,
+        )
+        for e in batch.events
+    )
+    return replace(
+        sample,
+        number=1,
+        title=first.title,
+        description=first.description,
+        severity=first.severity,
+        status=Status.TRIGGERED,
+        service=route(settings, name, first),
+        integration=name,
+        labels=dict(first.labels),
+        alerts=alerts,
+        alert_count=len(alerts),
+        timeline=sample.timeline[:1],
+        acked_by=None,
+        acked_at=None,
+    )
 
 
 def _instant(text: str | None) -> datetime:

@@ -31,6 +31,7 @@ from gateway.policies import (
 )
 from gateway.schedules import ScheduleSettings, check_members
 from gateway.strict import Strict
+from gateway.templates import TemplateSettings
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -191,6 +192,8 @@ class ServiceSettings(Strict):
     notify: list[Destination] = Field(default_factory=list)
     # The buttons its cards offer (of those that fit the incident's status); all by default.
     card_buttons: list[Verb] | None = None
+    # Its own wording per channel kind and event (Jinja2, sandboxed); built-ins otherwise.
+    templates: TemplateSettings | None = None
 
     def escalation_policies(self) -> list[tuple[str, EscalationSettings]]:
         """Its policies in the order they are tried, each with its key path."""

@@ -110,6 +110,13 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "web_kind_assigned": {"en": "Assigned", "zh": "分派"},
     "web_kind_severity_changed": {"en": "Severity changed", "zh": "级别变更"},
     "web_kind_escalation_exhausted": {"en": "No more escalation levels", "zh": "升级层级已用尽"},
+    "web_kind_paged": {"en": "Paged after the delay", "zh": "延迟结束，已通知"},
+    "web_kind_reminded": {"en": "Reminded", "zh": "再次提醒"},
+    "web_kind_delivery_failed": {"en": "Notice not delivered", "zh": "通知未送达"},
+    "web_kind_template_failed": {
+        "en": "Template failed; built-in wording used",
+        "zh": "模板出错，已使用内置模板",
+    },
     "web_all": {"en": "All", "zh": "全部"},
     "web_filter": {"en": "Filter", "zh": "筛选"},
     "web_no_incidents": {"en": "No incidents match.", "zh": "没有符合条件的事件。"},
@@ -155,6 +162,8 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "card_kind_assigned": {"en": "assigned", "zh": "分派"},
     "card_kind_severity_changed": {"en": "changed severity", "zh": "修改级别"},
     "card_kind_escalation_exhausted": {"en": "no more escalation levels", "zh": "升级层级已用尽"},
+    "card_kind_paged": {"en": "paged after the delay", "zh": "延迟结束，已通知"},
+    "card_kind_reminded": {"en": "reminded", "zh": "再次提醒"},
     # --- Slack (adapters/slack): text commands, modals, thread replies ---
     "slack_help": {
         "en": "Commands, as `{command} …`, in a direct message to me or after @mentioning me:\n"

@@ -20,6 +20,7 @@ from gateway.domain import Incident, JSONObject, TimelineEntry
 from gateway.escalation import level_of
 from gateway.links import LinkSigner
 from gateway.policies import EscalateIf, LevelSettings, PreferenceStep
+from gateway.templates import event_type, render, variables
 from gateway.wire import entry_json, incident_json
 from storage import repo
 from storage.repo import MessageRef
@@ -109,7 +110,44 @@ def notices_for(
             }
         )
 
-    card: JSONObject | None = None
+    cards: dict[str, JSONObject] = {}
+    failed: dict[str, str] = {}
+
+    def card_for(platform: str) -> JSONObject:
+        """The card JSON for ``platform``, with the service's templated body if it has one."""
+        if platform not in cards:
+            base = cards.get("") or card_json(incident)
+            cards[""] = base
+            cards[platform] = base
+            source = (
+                service.templates.source(platform, event_type(entry.kind))
+                if (
+                    service.templates is not None
+                    and platform in type(service.templates).model_fields
+                )
+                else None
+            )
+            if source is not None:
+                names = {m: s.name or m for m, s in settings.members.items()}
+                done = render(
+                    service.templates,
+                    platform,
+                    event_type(entry.kind),
+                    variables(
+                        incident,
+                        event=entry.kind,
+                        detail_url=page,
+                        actor=entry.actor,
+                        member_names=names,
+                        is_reminder=entry.kind == "reminded",
+                        now=now,
+                    ),
+                )
+                cards[platform] = {**base, "body": done.text}
+                if done.error:
+                    failed[platform] = done.error
+        return cards[platform]
+
     if service.card_buttons is not None:
         event["buttons"] = [verb.value for verb in service.card_buttons]
     platforms = settings.chat_platforms()
@@ -136,11 +174,10 @@ def notices_for(
             )
         elif post and dest.kind in platforms and (dest.kind, dest.chat) not in carded:
             carded.add((dest.kind, str(dest.chat)))
-            card = card or card_json(incident)
             add(
                 dest.kind,
                 {"chat": dest.chat, "ref": ref},
-                {**event, "op": "post", "incident": card, "url": page},
+                {**event, "op": "post", "incident": card_for(dest.kind), "url": page},
             )
     signer = LinkSigner(settings.server.secret_key.get_secret_value())
     ttl = timedelta(hours=settings.server.link_ttl_h)
@@ -160,7 +197,7 @@ def notices_for(
                 user_id = accounts.get(step.channel)
                 if user_id is None or not _platform_flag(settings, step.channel, "dm_assignees"):
                     continue
-                card = card or card_json(incident)
+                card = card_for(step.channel)
                 add(
                     step.channel,
                     {"dm": user_id, "member": member},
@@ -169,12 +206,11 @@ def notices_for(
                     page_while=page_while,
                 )
     for posted in audience.refs.get(incident.number, ()):
-        card = card or card_json(incident)
         url = member_link(posted.member) if posted.member else page
         add(
             posted.platform,
             {"chat": posted.chat_id, "message": posted.message_id},
-            {**event, "op": "update", "incident": card, "url": url},
+            {**event, "op": "update", "incident": card_for(posted.platform), "url": url},
             target=f"{posted.platform}:{posted.chat_id}:{posted.message_id}",
         )
         if _platform_flag(settings, posted.platform, "thread_replies"):
@@ -183,6 +219,12 @@ def notices_for(
                 {"chat": posted.chat_id, "message": posted.message_id},
                 {**event, "op": "reply"},
             )
+    # A template that failed fell back to the built-in wording; the card says so on the
+    # incident's timeline once it is delivered (see the outbox).
+    for row in rows:
+        error = failed.get(row["channel"])
+        if error and row["payload"].get("op") in ("post", "update"):
+            row["payload"] = {**row["payload"], "template_error": error}
     return rows
 
 

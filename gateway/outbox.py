@@ -202,6 +202,7 @@ class Dispatcher:
         changed: list[tuple[_Outcome, str, float]] = []
         cards: list[tuple[JSONObject, JSONObject]] = []
         caught_up = False
+        warned: set[tuple[int, str]] = set()
         async with self._db.write() as conn:
             now = self._clock.now()
             await repo.add_attempts(
@@ -228,6 +229,10 @@ class Dispatcher:
                     if state == "failed":
                         # People reading the incident should see that a notice never arrived.
                         await repo.add_timeline(conn, [_failure_entry(o, now)])
+                    warning = o.job.payload.get("template_error") if o.error is None else None
+                    if warning and (o.job.incident_id, warning) not in warned:
+                        warned.add((o.job.incident_id, warning))
+                        await repo.add_timeline(conn, [_template_entry(o, str(warning), now)])
                     posted = _posted_card(o, now)
                     if posted is not None:
                         await repo.add_message_refs(conn, [posted])
@@ -298,6 +303,18 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
             "error": _describe(o.error) if o.error else "",
             "attempts": o.job.attempt,
         },
+    }
+
+
+def _template_entry(o: _Outcome, error: str, now: datetime) -> JSONObject:
+    """The timeline row saying a service template failed and the built-in wording was used."""
+    return {
+        "incident_id": o.job.incident_id,
+        "at": now,
+        "kind": "template_failed",
+        "actor": None,
+        "source": o.job.channel,
+        "data": {"error": error},
     }
 
 
