@@ -3,6 +3,7 @@ manual escalation, reopen, frozen policies, preferences and level chats."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.actions import perform
 from gateway.clock import ManualClock
@@ -28,7 +30,7 @@ from gateway.ingest.service import ingest
 from gateway.runtime import Runtime
 from gateway.timers import run_due
 from storage import repo
-from tests.support import make_settings, running
+from tests.support import make_settings, pg_schema, pg_url, running
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 SLACK = {"bot_token": "xoxb-test-token", "signing_secret": "test-signing-secret"}
@@ -310,3 +312,53 @@ async def chat_cards(rt: Runtime, number: int) -> list[str]:
         for r in rows
         if r["payload"].get("op") == "post" and "chat" in r["destination"]
     ]
+
+
+async def test_two_replicas_fire_every_step_once_on_postgres(tmp_path: Path) -> None:
+    url = pg_url()
+    if url is None:
+        pytest.skip("ACKGATE_TEST_POSTGRES_URL not set: PostgreSQL tests need a server")
+    count = 1000
+    policy = {"levels": levels("alice", "bob")}
+    async with pg_schema(url) as schema:
+        settings = make_settings(
+            url, schema, services={"default": {"escalation": policy}}, members=MEMBERS, slack=SLACK
+        )
+        clock = ManualClock(START)
+        async with running(settings, clock) as one, running(settings, clock) as two:
+            events = tuple(
+                AlertEvent(f"k{i}", AlertAction.TRIGGER, "HighErrorRate", Severity.CRITICAL)
+                for i in range(count)
+            )
+            opened = (await ingest(one, "prometheus", AlertBatch(events=events))).opened
+            assert len(opened) == count
+            for _ in range(2):  # level 2, then the end of the policy
+                clock.advance(minutes=10)
+
+                async def drain(rt: Runtime) -> int:
+                    moved = 0
+                    while step := await run_due(rt):
+                        moved += step
+                    return moved
+
+                moved = await asyncio.gather(drain(one), drain(two))
+                assert sum(moved) == count
+                assert all(moved)  # both replicas took part
+            async with one.db.read() as conn:
+                kinds = await conn.execute(
+                    sa.text("SELECT kind, count(*) FROM timeline_events GROUP BY kind")
+                )
+                per_kind = dict(kinds.all())
+                pages = await conn.execute(
+                    sa.text(
+                        "SELECT destination->>'member', count(*) FROM deliveries "
+                        "WHERE destination->>'dm' IS NOT NULL GROUP BY 1"
+                    )
+                )
+                per_member = dict(pages.all())
+            assert per_kind == {
+                "triggered": count,
+                "escalated": count,
+                "escalation_exhausted": count,
+            }
+            assert per_member == {"alice": count, "bob": count}
