@@ -240,6 +240,13 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "zh": "未关闭事件的处理人：",
     },
     "slack_who_line": {"en": "• {member}: {incidents}", "zh": "• {member}：{incidents}"},
+    "slack_who_oncall_header": {"en": "On call now:", "zh": "当前值班："},
+    "slack_who_schedule": {"en": "• schedule {name}: {members}", "zh": "• 排班 {name}：{members}"},
+    "slack_who_service": {
+        "en": "• service {name}{policy}: {members}",
+        "zh": "• 服务 {name}{policy}：{members}",
+    },
+    "slack_who_nobody_paged": {"en": "nobody", "zh": "无人"},
     "slack_who_nobody": {
         "en": "Nobody is assigned to an open incident.",
         "zh": "没有人被分派到未关闭的事件。",

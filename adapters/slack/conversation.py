@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +21,7 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
+from gateway.oncall import OnCall, on_call_now
 from gateway.wire import incident_json
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,9 @@ class Conversation:
         if command.name == "list":
             return Reply(list_text(await queries.open_incidents(self.rt, LIST_LIMIT), LANG))
         if command.name == "who":
-            return Reply(who_text(await queries.open_incidents(self.rt, LIST_LIMIT), LANG))
+            incidents = await queries.open_incidents(self.rt, LIST_LIMIT)
+            now = on_call_now(self.rt.settings, self.rt.clock.now())
+            return Reply(who_text(incidents, LANG, now))
         if command.name == "link":
             return await self._link(client, user_id)
         return Reply(messages.text("slack_help", LANG, command=self.command))
@@ -200,15 +203,30 @@ def list_text(incidents: list[Incident], lang: str) -> str:
     return "\n".join(lines)
 
 
-def who_text(incidents: list[Incident], lang: str) -> str:
-    """Who is assigned to open incidents, and to which."""
+def who_text(incidents: list[Incident], lang: str, on_call: Sequence[OnCall] = ()) -> str:
+    """Who is on call now (schedules, each service's first level), then who holds what."""
+    lines: list[str] = []
+    if on_call:
+        lines.append(messages.text("slack_who_oncall_header", lang))
+    nobody = messages.text("slack_who_nobody_paged", lang)
+    lines.extend(
+        messages.text(
+            f"slack_who_{entry.kind}",
+            lang,
+            name=escape(entry.name),
+            policy=f" ({escape(entry.policy)})" if entry.policy else "",
+            members=escape(", ".join(entry.members)) or nobody,
+        )
+        for entry in on_call
+    )
     by_member: dict[str, list[str]] = {}
     for incident in incidents:
         for member in incident.assignees:
             by_member.setdefault(member, []).append(f"#{incident.number}")
     if not by_member:
-        return messages.text("slack_who_nobody", lang)
-    lines = [messages.text("slack_who_header", lang)]
+        lines.append(messages.text("slack_who_nobody", lang))
+        return "\n".join(lines)
+    lines.append(messages.text("slack_who_header", lang))
     lines.extend(
         messages.text("slack_who_line", lang, member=escape(member), incidents=", ".join(numbers))
         for member, numbers in sorted(by_member.items())

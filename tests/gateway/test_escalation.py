@@ -27,6 +27,7 @@ from gateway.domain import (
 )
 from gateway.errors import ActionRefused
 from gateway.ingest.service import ingest
+from gateway.oncall import OnCall, on_call_now
 from gateway.runtime import Runtime
 from gateway.timers import run_due
 from storage import repo
@@ -362,3 +363,32 @@ async def test_two_replicas_fire_every_step_once_on_postgres(tmp_path: Path) -> 
                 "escalation_exhausted": count,
             }
             assert per_member == {"alice": count, "bob": count}
+
+
+def test_who_is_on_call_now_per_schedule_and_service(tmp_path: Path) -> None:
+    schedules = {
+        "dba": {
+            "timezone": "Europe/Berlin",
+            "layers": [
+                {"name": "w", "members": ["bob", "carol"], "shift_h": 168, "start": "2026-11-23"}
+            ],
+        }
+    }
+    office = {"timezone": "Europe/Berlin", "days": ["mon"], "start": "09:00", "end": "18:00"}
+    service = {
+        "policies": [
+            {"name": "office", "windows": [office], "levels": [{"targets": ["schedule:dba"]}]},
+            {"name": "after hours", "levels": [{"targets": ["group:all"]}]},
+        ]
+    }
+    settings = settings_for(
+        tmp_path, service, schedules=schedules, groups={"all": {"members": ["carol", "alice"]}}
+    )
+    assert on_call_now(settings, START) == [  # Monday 11:00 in Berlin
+        OnCall("schedule", "dba", ("bob",)),
+        OnCall("service", "default", ("bob",), "office"),
+    ]
+    assert on_call_now(settings, START + timedelta(days=7, hours=8)) == [
+        OnCall("schedule", "dba", ("carol",)),
+        OnCall("service", "default", ("carol", "alice"), "after hours"),
+    ]

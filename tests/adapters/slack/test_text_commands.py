@@ -64,7 +64,9 @@ async def test_questions_show_list_who_and_link(gateway: SlackGateway, slack: Fa
     assert f"#{number} 5xx ratio above 5% on checkout" in listed
 
     r = await gateway.command("who")
-    assert (await r.json())["text"] == f"Assigned to open incidents:\n• alice: #{number}"
+    assert (await r.json())["text"] == (
+        f"On call now:\n• service default: alice\nAssigned to open incidents:\n• alice: #{number}"
+    )
 
     r = await gateway.command("link")
     assert (await r.json())["text"] == "Your Slack account is linked to the member alice."
