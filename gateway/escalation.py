@@ -140,10 +140,15 @@ def due_at(
 
 def level_of(incident: Incident) -> LevelSettings | None:
     """The level the incident is at (None before the first page or without a policy)."""
-    policy = thaw(incident.policy)
-    if policy is None or not 0 <= incident.escalation_step < len(policy.levels):
+    levels = (incident.policy or {}).get("levels") or ()
+    if not 0 <= incident.escalation_step < len(levels):
         return None
-    return policy.levels[incident.escalation_step]
+    try:
+        # Only the current level is read back: this runs for every notice.
+        return LevelSettings.model_validate(levels[incident.escalation_step])
+    except ValidationError as exc:
+        log.warning("a frozen escalation level no longer validates: %s", exc)
+        return None
 
 
 def following(settings: Settings, progress: Progress, now: datetime) -> Progress | None:

@@ -7,6 +7,7 @@ event updates every card already posted, on every platform at once.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def notices_for(
                 {"chat": dest.chat, "ref": ref},
                 {**event, "op": "post", "incident": card_for(dest.kind), "url": page},
             )
-    signer = LinkSigner(settings.server.secret_key.get_secret_value())
+    signer = _signer(settings.server.secret_key.get_secret_value())
     ttl = timedelta(hours=settings.server.link_ttl_h)
 
     def member_link(member: str) -> str:
@@ -226,6 +227,11 @@ def notices_for(
         if error and row["payload"].get("op") in ("post", "update"):
             row["payload"] = {**row["payload"], "template_error": error}
     return rows
+
+
+@functools.lru_cache(maxsize=4)
+def _signer(secret_key: str) -> LinkSigner:
+    return LinkSigner(secret_key)
 
 
 def reach(

@@ -203,6 +203,8 @@ class Dispatcher:
         cards: list[tuple[JSONObject, JSONObject]] = []
         caught_up = False
         warned: set[tuple[int, str]] = set()
+        failures: list[JSONObject] = []
+        refs: list[JSONObject] = []
         async with self._db.write() as conn:
             now = self._clock.now()
             await repo.add_attempts(
@@ -218,29 +220,34 @@ class Dispatcher:
                     for o in outcomes
                 ],
             )
-            for o in outcomes:
-                state, delay_s, values = self._next_state(o, now)
-                # Only our own claim may be settled: if the lease ran out and another worker
-                # took the row, its result wins and this one is just history.
-                if await repo.settle_delivery(
-                    conn, o.job.delivery_id, o.lease_until, o.job.attempt, values
-                ):
-                    changed.append((o, state, delay_s))
-                    if state == "failed":
-                        # People reading the incident should see that a notice never arrived.
-                        await repo.add_timeline(conn, [_failure_entry(o, now)])
-                    warning = o.job.payload.get("template_error") if o.error is None else None
-                    if warning and (o.job.incident_id, warning) not in warned:
-                        warned.add((o.job.incident_id, warning))
-                        await repo.add_timeline(conn, [_template_entry(o, str(warning), now)])
-                    posted = _posted_card(o, now)
-                    if posted is not None:
-                        await repo.add_message_refs(conn, [posted])
-                        cards.append((posted, o.job.payload))
-                else:
+            decided = [(o, *self._next_state(o, now)) for o in outcomes]
+            # Only our own claim may be settled: if the lease ran out and another worker
+            # took a row, its result wins and this one is just history.
+            settled = await repo.settle_deliveries(
+                conn,
+                outcomes[0].lease_until,
+                [(o.job.delivery_id, o.job.attempt, values) for o, _, _, values in decided],
+            )
+            for o, state, delay_s, _values in decided:
+                if o.job.delivery_id not in settled:
                     log.warning(
                         "delivery %s: lease lost before its result was recorded", o.job.delivery_id
                     )
+                    continue
+                changed.append((o, state, delay_s))
+                if state == "failed":
+                    # People reading the incident should see that a notice never arrived.
+                    failures.append(_failure_entry(o, now))
+                warning = o.job.payload.get("template_error") if o.error is None else None
+                if warning and (o.job.incident_id, warning) not in warned:
+                    warned.add((o.job.incident_id, warning))
+                    failures.append(_template_entry(o, str(warning), now))
+                posted = _posted_card(o, now)
+                if posted is not None:
+                    refs.append(posted)
+                    cards.append((posted, o.job.payload))
+            await repo.add_timeline(conn, failures)
+            await repo.add_message_refs(conn, refs)
             if cards and self._on_posted is not None:
                 caught_up = await self._on_posted(conn, cards, now)
         for o, state, delay_s in changed:

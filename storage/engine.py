@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -34,6 +35,7 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 connect_args=postgres_connect_args(schema),
+                **JSON_CODEC,
             )
             self.reader = self.writer
 
@@ -81,6 +83,15 @@ def postgres_connect_args(schema: str | None) -> dict[str, Any]:
     return {"server_settings": {"search_path": schema}} if schema else {}
 
 
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (card payloads, labels) are encoded on every write: orjson does it several
+# times faster than the standard library, which shows in the latency of every click.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     memory = ":memory:" in url
     kwargs: dict[str, Any] = {"connect_args": {"timeout": 30}}
@@ -89,7 +100,7 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     else:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = 0
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs, **JSON_CODEC)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -33,6 +33,37 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    # On SQLite, SQLAlchemy's own DATETIME conversion (string formatting one way, a regular
+    # expression the other) costs more than the rest of a click's statements together; the
+    # C-implemented ``isoformat``/``fromisoformat`` read and write the very same text.
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            utc = value.astimezone(UTC).replace(tzinfo=None)
+            return utc.isoformat(sep=" ", timespec="microseconds")
+
+        return process
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str):
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+        return process
+
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
