@@ -20,12 +20,20 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         for name, service in settings.services.items()
         for i, dest in enumerate(service.notify)
         if dest.secret is not None
+    } | {
+        f"destinations.{name}": dest.secret.get_secret_value()
+        for name, dest in settings.destinations.items()
+        if dest.secret is not None
     }
     senders: dict[str, Sender] = {"webhook": WebhookSender(session, secrets)}
     if settings.slack is not None:
         from adapters.slack.sender import SlackSender  # noqa: PLC0415
 
         senders["slack"] = SlackSender(settings.slack, session)
+    from adapters.bots.sender import BotSender, bot_destinations  # noqa: PLC0415
+
+    for kind in sorted({dest.kind for _ref, dest in bot_destinations(settings)}):
+        senders[kind] = BotSender(kind, settings, session)
     return senders
 
 

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--service", help="use this service's templates (default: built-in)")
     preview.add_argument("--alert", type=Path, help="render this alert payload, not a sample")
     preview.add_argument("--integration", help="the integration --alert comes from")
+    mapping = sub.add_parser("mapping", help="IM accounts of members (for @mentions)")
+    mapping_sub = mapping.add_subparsers(dest="mapping_command", required=True)
+    imp = with_config(mapping_sub.add_parser("import", help="link accounts from a CSV file"))
+    imp.add_argument("file", type=Path, help="CSV: email, platform, im_id, phone")
+    imp.add_argument("--workspace", default="", help="the team/tenant id the ids belong to")
+    with_config(mapping_sub.add_parser("list", help="every linked account"))
     oncall = with_config(sub.add_parser("oncall", help="who is on call on a schedule"))
     oncall.add_argument("schedule", help="the schedule's name")
     oncall.add_argument("--at", help="at this time (RFC 3339; default now)")
@@ -101,9 +107,44 @@ def main(argv: list[str] | None = None) -> int:
         return _send_test(settings, args.destination)
     if args.command == "oncall":
         return _oncall(settings, args)
+    if args.command == "mapping":
+        return asyncio.run(_mapping(settings, args))
     if args.command == "preview":
         return _preview(settings, args)
     return _simulate(settings, args)
+
+
+async def _mapping(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.mapping import import_csv, listing  # noqa: PLC0415
+    from gateway.runtime import Runtime  # noqa: PLC0415
+    from gateway.web.app import sync_members  # noqa: PLC0415
+    from storage.engine import Database  # noqa: PLC0415
+    from storage.migrate import upgrade  # noqa: PLC0415
+
+    text = ""
+    if args.mapping_command == "import":
+        try:
+            text = args.file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"ackgate: cannot read {args.file}: {exc}", file=sys.stderr)
+            return 1
+    db_settings = settings.database
+    await upgrade(db_settings.url, db_settings.schema_name)
+    rt = Runtime(settings=settings, db=Database(db_settings.url, schema=db_settings.schema_name))
+    try:
+        await sync_members(rt)
+        if args.mapping_command == "list":
+            for line in await listing(rt):
+                print(line)
+            return 0
+        report = await import_csv(rt, text, args.workspace)
+    finally:
+        await rt.close()
+        await rt.db.dispose()
+    for problem in report.problems:
+        print(f"  {problem}", file=sys.stderr)
+    print(report.summary())
+    return 0 if not report.problems else 1
 
 
 def _preview(settings: Settings, args: argparse.Namespace) -> int:

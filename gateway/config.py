@@ -3,6 +3,7 @@ and cross-reference checks whose errors name the exact key path."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -137,31 +138,69 @@ class GroupSettings(Strict):
     members: list[str] = Field(min_length=1)
 
 
+# Group bots reached through a webhook (no app, no buttons: each notice links to the
+# incident page). The token is the bot's platform followed by "_bot".
+BOT_KINDS = ("lark_bot", "dingtalk_bot", "wecom_bot", "slack_bot", "zoom_bot", "telegram_bot")
+BOT_EVENTS = ("triggered", "acknowledged", "closed", "reopened", "escalated", "commented")
+TELEGRAM_API = "https://api.telegram.org"
+
+
 class DestinationSettings(Strict):
     """Where a service's incidents go besides the people paged.
 
     ``kind = "webhook"`` POSTs every incident event as JSON to ``url`` (signed with ``secret``);
-    a chat platform's token (``kind = "slack"``) posts a card to ``chat`` and keeps it updated.
+    a chat platform's token (``kind = "slack"``) posts a card to ``chat`` and keeps it updated;
+    a bot kind (``"wecom_bot"``, …) posts a message per event to the bot's webhook ``url``
+    (Telegram: ``token`` and ``chat_ids``), filtered by ``severities`` and ``events``, with
+    the people paged @mentioned (``mentions``), worded by ``template``.
     """
 
     kind: str = "webhook"
+    alias: str | None = None
     url: HttpUrl | None = None
     secret: SecretStr | None = None
     chat: str | None = Field(default=None, min_length=1)
     severities: list[Severity] | None = None
+    events: list[Literal[BOT_EVENTS]] | None = None  # type: ignore[valid-type]
+    # Bots only: who is @mentioned, whether @all is, and the bot's own wording per event.
+    mentions: Literal["paged", "assignee", "none"] = "paged"
+    at_all: bool = False
+    template: dict[str, str] = Field(default_factory=dict)
+    token: SecretStr | None = None  # Telegram bot token
+    chat_ids: list[str] = Field(default_factory=list)  # Telegram chats
 
     @model_validator(mode="after")
     def _shape(self) -> DestinationSettings:
+        bot = self.kind in BOT_KINDS
+        if not bot and (self.token or self.chat_ids or self.template or self.at_all):
+            raise ValueError("token, chat_ids, template and at_all are for bot kinds")
         if self.kind == "webhook":
             if self.url is None:
                 raise ValueError("a webhook destination needs url")
             if self.chat is not None:
                 raise ValueError("a webhook destination takes url, not chat")
+        elif self.kind == "telegram_bot":
+            if self.token is None or not self.chat_ids:
+                raise ValueError("a telegram_bot destination needs token and chat_ids")
+        elif bot:
+            if self.url is None:
+                raise ValueError(f"a {self.kind} destination needs url (the bot's webhook)")
+            if self.kind == "zoom_bot" and self.secret is None:
+                raise ValueError("a zoom_bot destination needs secret (its verification token)")
         elif self.chat is None:
             raise ValueError(f"a {self.kind} destination needs chat (the channel or chat id)")
         elif self.url is not None or self.secret is not None:
             raise ValueError(f"a {self.kind} destination takes chat, not url or secret")
+        if self.template:
+            TemplateSettings.model_validate({self.kind: self.template})
         return self
+
+    @functools.cached_property
+    def templates(self) -> TemplateSettings | None:
+        """The bot's own template as the template engine takes it."""
+        return (
+            TemplateSettings.model_validate({self.kind: self.template}) if self.template else None
+        )
 
 
 Destination = DestinationSettings
@@ -444,8 +483,8 @@ def cross_check(settings: Settings) -> list[str]:
         for i, d in enumerate(service.notify)
     ]
     for path, dest in named + inline:
-        if dest.kind != "webhook" and dest.kind not in platforms:
-            known = ", ".join(["webhook", *sorted(platforms)])
+        if dest.kind not in ("webhook", *BOT_KINDS) and dest.kind not in platforms:
+            known = ", ".join(["webhook", *BOT_KINDS, *sorted(platforms)])
             problems.append(f"{path}.kind: {dest.kind!r} is not configured (known here: {known})")
     seen_tokens: dict[str, str] = {}
     for name, integ in settings.integrations.items():

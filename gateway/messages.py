@@ -164,6 +164,10 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "card_kind_escalation_exhausted": {"en": "no more escalation levels", "zh": "升级层级已用尽"},
     "card_kind_paged": {"en": "paged after the delay", "zh": "延迟结束，已通知"},
     "card_kind_reminded": {"en": "reminded", "zh": "再次提醒"},
+    "bot_digest": {
+        "en": "{count} incident notices arrived faster than this bot may post; here they are:",
+        "zh": "{count} 条事件通知超出了机器人的发送频率，合并如下：",
+    },
     # --- Slack (adapters/slack): text commands, modals, thread replies ---
     "slack_help": {
         "en": "Commands, as `{command} …`, in a direct message to me or after @mentioning me:\n"

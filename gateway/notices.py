@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.config import Destination, Settings
+from gateway.bots import bot_message, bot_platforms, bots_for
+from gateway.config import BOT_KINDS, Destination, Settings
 from gateway.domain import Incident, JSONObject, TimelineEntry
 from gateway.escalation import level_of
 from gateway.links import LinkSigner
@@ -51,7 +52,7 @@ async def load_audience(
     conn: AsyncConnection, settings: Settings, incidents: Iterable[int], members: Iterable[str]
 ) -> Audience:
     """Cards posted for ``incidents`` and the chat accounts of ``members`` (two queries)."""
-    platforms = sorted(settings.chat_platforms())
+    platforms = sorted(settings.chat_platforms() | bot_platforms(settings))
     if not platforms:
         return NOBODY
     return Audience(
@@ -165,6 +166,8 @@ def notices_for(
         ]
     carded = {(r.platform, r.chat_id) for r in audience.refs.get(incident.number, ())}
     for ref, dest, post in chats:
+        if dest.kind in BOT_KINDS:
+            continue  # below: bots hear of every event, not only of openings
         if dest.severities is not None and incident.severity not in dest.severities:
             continue
         if dest.kind == "webhook":
@@ -180,6 +183,12 @@ def notices_for(
                 {"chat": dest.chat, "ref": ref},
                 {**event, "op": "post", "incident": card_for(dest.kind), "url": page},
             )
+    for ref, dest in bots_for(settings, service, incident):
+        message = bot_message(
+            settings, service, incident, entry, dest, audience.accounts, page, now
+        )
+        if message is not None:
+            add(dest.kind, {"ref": ref, "alias": dest.alias}, {**event, "message": message})
     signer = _signer(settings.server.secret_key.get_secret_value())
     ttl = timedelta(hours=settings.server.link_ttl_h)
 

@@ -6,13 +6,15 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway import messages
 from gateway.clock import Clock
 from gateway.config import OutboxSettings
 from gateway.domain import JSONObject
@@ -45,6 +47,26 @@ class Job:
     destination: JSONObject
     payload: JSONObject
     attempt: int  # 1-based
+    # Deliveries merged into this one (a digest): they share its outcome.
+    merged: tuple[Job, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """A destination's published cap: at most ``count`` sends per ``per_s`` seconds."""
+
+    key: str  # what shares the cap, e.g. the bot's destination
+    count: int
+    per_s: float
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """A sender whose destinations have a cap; past it, notices are merged into a digest."""
+
+    def pace(self, destination: JSONObject) -> Pace | None:
+        """The cap that ``destination`` is under, if any."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +125,7 @@ class Dispatcher:
         self._metrics = metrics
         self._worker_id = worker_id
         self._woken = asyncio.Event()
+        self._sent: dict[str, deque[float]] = {}  # per capped destination: recent send times
 
     def wake(self) -> None:
         """New work was written: run soon instead of after ``poll_interval_s``."""
@@ -130,15 +153,57 @@ class Dispatcher:
         claimed = await self._claim()
         if not claimed:
             return 0
-        lease_until, jobs = claimed
+        lease_until, claimed_jobs = claimed
+        jobs, held = self._pace(claimed_jobs)
+        if held:
+            await self._hold(held)
         outcomes: list[_Outcome] = []
         for start in range(0, len(jobs), SEND_CHUNK):
             if start and self._yield_to is not None:
                 await self._yield_to()  # let requests that arrived meanwhile go first
             chunk = jobs[start : start + SEND_CHUNK]
             outcomes.extend(await asyncio.gather(*(self._attempt(j, lease_until) for j in chunk)))
-        await self._record(outcomes)
-        return len(jobs)
+        if outcomes:
+            await self._record(outcomes)
+        return len(claimed_jobs)
+
+    def _pace(self, jobs: Sequence[Job]) -> tuple[list[Job], list[tuple[Job, datetime]]]:
+        """Keep every capped destination within its cap: what to send now (a burst past the
+        cap merged into one digest), and what waits until the cap allows (with when)."""
+        now = self._clock.now().timestamp()
+        groups: dict[str, list[Job]] = {}
+        paces: dict[str, Pace] = {}
+        ready: list[Job] = []
+        for job in jobs:
+            sender = self._senders.get(job.channel)
+            pace = sender.pace(job.destination) if isinstance(sender, Paced) else None
+            if pace is None:
+                ready.append(job)
+                continue
+            paces[pace.key] = pace
+            groups.setdefault(pace.key, []).append(job)
+        held: list[tuple[Job, datetime]] = []
+        for key, group in groups.items():
+            pace = paces[key]
+            window = self._sent.setdefault(key, deque())
+            while window and window[0] <= now - pace.per_s:
+                window.popleft()
+            free = pace.count - len(window)
+            if free <= 0:
+                until = datetime.fromtimestamp(window[0] + pace.per_s, tz=UTC)
+                held.extend((job, until) for job in group)
+                continue
+            if len(group) > free:
+                group = [*group[: free - 1], _digest(group[free - 1 :])]
+            window.extend([now] * len(group))
+            ready.extend(group)
+        return ready, held
+
+    async def _hold(self, held: Sequence[tuple[Job, datetime]]) -> None:
+        """Put jobs back, unsent and uncounted, until their destination's cap allows."""
+        async with self._db.write() as conn:
+            for job, until in held:
+                await repo.release_delivery(conn, job.delivery_id, job.attempt, until)
 
     async def _idle(self) -> None:
         try:
@@ -198,7 +263,9 @@ class Dispatcher:
         self._metrics.delivery_seconds.labels(job.channel).observe(outcome.duration_s)
         return outcome
 
-    async def _record(self, outcomes: Sequence[_Outcome]) -> None:
+    async def _record(self, sent: Sequence[_Outcome]) -> None:
+        # A digest's outcome is every merged delivery's outcome.
+        outcomes = [o for s in sent for o in (s, *(replace(s, job=m) for m in s.job.merged))]
         changed: list[tuple[_Outcome, str, float]] = []
         cards: list[tuple[JSONObject, JSONObject]] = []
         caught_up = False
@@ -311,6 +378,18 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
             "attempts": o.job.attempt,
         },
     }
+
+
+def _digest(jobs: Sequence[Job]) -> Job:
+    """One job that sends ``jobs``' messages together, under the first one's delivery."""
+    first = jobs[0]
+    payload: JSONObject = {
+        "event_id": first.payload.get("event_id"),
+        "event": "incident.digest",
+        "headline": messages.text("bot_digest", count=len(jobs)),
+        "digest": [job.payload.get("message") for job in jobs],
+    }
+    return replace(first, payload=payload, merged=tuple(jobs[1:]))
 
 
 def _template_entry(o: _Outcome, error: str, now: datetime) -> JSONObject:

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import aiohttp
 
+from gateway.bots import bot_message
 from gateway.clock import SystemClock
-from gateway.config import Settings
+from gateway.config import BOT_KINDS, Destination, ServiceSettings, Settings
 from gateway.domain import Incident, Severity, Status, TimelineEntry
 from gateway.errors import PlatformError
 from gateway.notices import card_json
@@ -19,11 +20,19 @@ _REF = re.compile(r"^services\.([^.\[\]]+)\.notify\[(\d+)\]$")
 TEST_NUMBER = 0  # never a real incident's number
 
 
-def parse_ref(settings: Settings, ref: str) -> tuple[str, int]:
-    """``services.NAME.notify[N]`` → (service, index); raises ValueError naming what is wrong."""
+def parse_ref(settings: Settings, ref: str) -> tuple[str, Destination]:
+    """``services.NAME.notify[N]``, ``destinations.NAME`` or just ``NAME`` (a destination)
+    → (its service, or "" for a named one; the destination); raises ValueError saying why."""
+    name = ref.removeprefix("destinations.")
+    if name in settings.destinations:
+        return "", settings.destinations[name]
     match = _REF.match(ref)
     if match is None:
-        raise ValueError("name a destination as services.<service>.notify[<n>]")
+        known = ", ".join(sorted(settings.destinations)) or "none"
+        raise ValueError(
+            "name a destination as services.<service>.notify[<n>] or by its name under "
+            f"[destinations] (known: {known})"
+        )
     service, index = match.group(1), int(match.group(2))
     if service not in settings.services:
         raise ValueError(f"no service named {service!r}")
@@ -31,15 +40,22 @@ def parse_ref(settings: Settings, ref: str) -> tuple[str, int]:
         raise ValueError(
             f"services.{service} has {len(settings.services[service].notify)} destination(s)"
         )
-    return service, index
+    return service, settings.services[service].notify[index]
+
+
+def canonical_ref(settings: Settings, ref: str) -> str:
+    """The ref deliveries use for ``ref`` (``destinations.NAME`` for a bare name)."""
+    name = ref.removeprefix("destinations.")
+    return f"destinations.{name}" if name in settings.destinations else ref
 
 
 async def send_test(settings: Settings, ref: str) -> str:
     """Send the test notice to ``ref``; returns a line to print. Raises ValueError for bad refs."""
     from adapters.registry import build_senders  # noqa: PLC0415 - adapters load lazily
 
-    service, index = parse_ref(settings, ref)
-    dest = settings.services[service].notify[index]
+    service, dest = parse_ref(settings, ref)
+    ref = canonical_ref(settings, ref)
+    label = f"{ref} [{dest.alias}]" if dest.alias else ref
     now = SystemClock().now()
     incident = Incident(
         number=TEST_NUMBER,
@@ -47,14 +63,24 @@ async def send_test(settings: Settings, ref: str) -> str:
         description="Sent by `ackgate send-test` to check this destination.",
         severity=Severity.INFO,
         status=Status.TRIGGERED,
-        service=service,
+        service=service or "send-test",
         integration=None,
         created_at=now,
         updated_at=now,
         timeline=(TimelineEntry(at=now, kind="triggered", actor=None, source="send-test"),),
     )
     page = f"{settings.server.base_url}/incidents"
-    if dest.kind == "webhook":
+    if dest.kind in BOT_KINDS:
+        destination: dict[str, object] = {"ref": ref, "alias": dest.alias}
+        entry = incident.timeline[0]
+        # A test goes out whatever the bot's filters say: it is asked for by hand.
+        unfiltered = dest.model_copy(update={"events": None, "severities": None})
+        message = bot_message(
+            settings, ServiceSettings(), incident, entry, unfiltered, {}, page, now
+        )
+        assert message is not None
+        payload = {"event_id": "send-test", "event": "incident.test", "message": message}
+    elif dest.kind == "webhook":
         destination = {"url": str(dest.url), "ref": ref}
         payload = {
             "event_id": "send-test",
@@ -88,7 +114,7 @@ async def send_test(settings: Settings, ref: str) -> str:
         try:
             result = await sender.send(job)
         except PlatformError as exc:
-            return f"FAILED {ref} ({dest.kind}): {type(exc).__name__}: {exc}"
+            return f"FAILED {label} ({dest.kind}): {type(exc).__name__}: {exc}"
         took = (SystemClock().now() - started) / timedelta(milliseconds=1)
     where = f" in {result.chat_id}" if result.chat_id else ""
-    return f"OK {ref} ({dest.kind}){where} in {took:.0f} ms"
+    return f"OK {label} ({dest.kind}){where} in {took:.0f} ms"

@@ -492,9 +492,17 @@ async def sync_members(
             await conn.execute(t.members.update().where(t.members.c.name == m["name"]).values(**m))
         else:
             await conn.execute(t.members.insert().values(**m))
-    await conn.execute(t.identities.delete().where(t.identities.c.origin == "config"))
-    await conn.execute(t.identities.delete().where(t.identities.c.member.not_in(names)))
+    i = t.identities.c
+    await conn.execute(t.identities.delete().where(i.origin == "config"))
+    await conn.execute(t.identities.delete().where(i.member.not_in(names)))
     if identities:
+        # The configuration wins over an account linked by email or imported earlier.
+        accounts = [(r["platform"], r["workspace"], r["platform_user_id"]) for r in identities]
+        await conn.execute(
+            t.identities.delete().where(
+                sa.tuple_(i.platform, i.workspace, i.platform_user_id).in_(accounts)
+            )
+        )
         rows = [{**i, "origin": "config", "created_at": now} for i in identities]
         await conn.execute(t.identities.insert(), rows)
 
@@ -642,6 +650,17 @@ async def add_attempts(conn: AsyncConnection, rows: Sequence[Values]) -> None:
         await conn.execute(t.delivery_attempts.insert(), list(rows))
 
 
+async def release_delivery(
+    conn: AsyncConnection, delivery_id: int, attempt: int, due_at: datetime
+) -> None:
+    """Give a claimed delivery back unsent, its claim not counted as an attempt, due later."""
+    await conn.execute(
+        t.deliveries.update()
+        .where(_D.id == delivery_id, _D.state == "sending", _D.attempts == attempt)
+        .values(state="pending", lease_until=None, attempts=attempt - 1, due_at=due_at)
+    )
+
+
 async def settle_deliveries(
     conn: AsyncConnection, lease_until: datetime, results: Sequence[tuple[int, int, Values]]
 ) -> set[int]:
@@ -728,6 +747,51 @@ async def accounts_for_members(
     for r in rows:
         found.setdefault(r.member, []).append((r.platform, r.platform_user_id))
     return found
+
+
+async def upsert_identity(
+    conn: AsyncConnection,
+    platform: str,
+    workspace: str,
+    platform_user_id: str,
+    member: str,
+    origin: str,
+    now: datetime,
+) -> str:
+    """Link an account to ``member``, moving it if it was linked to someone else; returns
+    ``added``, ``moved``, ``kept`` (already so) or ``config`` (the configuration decides)."""
+    i = t.identities.c
+    found = (
+        await conn.execute(
+            sa.select(i.id, i.member, i.origin).where(
+                i.platform == platform,
+                i.workspace == workspace,
+                i.platform_user_id == platform_user_id,
+            )
+        )
+    ).first()
+    if found is None:
+        await link_identity(conn, platform, workspace, platform_user_id, member, origin, now)
+        return "added"
+    if found.origin == "config":
+        return "config" if found.member != member else "kept"
+    if found.member == member:
+        return "kept"
+    await conn.execute(
+        t.identities.update().where(i.id == found.id).values(member=member, origin=origin)
+    )
+    return "moved"
+
+
+async def all_identities(conn: AsyncConnection) -> list[Values]:
+    """Every linked account, by platform then member."""
+    i = t.identities.c
+    rows = await conn.execute(
+        sa.select(i.platform, i.workspace, i.platform_user_id, i.member, i.origin).order_by(
+            i.platform, i.member, i.platform_user_id
+        )
+    )
+    return [dict(r) for r in rows.mappings()]
 
 
 async def link_identity(

@@ -21,6 +21,7 @@ from gateway.errors import Forbidden, MalformedPayload, NotFound, Unauthorized
 from gateway.ingest.formats import parse
 from gateway.ingest.service import ingest
 from gateway.messages import pick_language
+from gateway.sendtest import send_test
 from gateway.web.keys import RUNTIME
 from gateway.web.openapi import OPENAPI
 from gateway.wire import incident_json
@@ -36,6 +37,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/incidents", list_incidents)
     app.router.add_get("/v1/incidents/{number}", get_incident)
     app.router.add_post("/v1/incidents/{number}/actions", act)
+    app.router.add_get("/v1/destinations", list_destinations)
+    app.router.add_post("/v1/destinations/{name}/test", test_destination)
     app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -211,6 +214,36 @@ def _is_admin(request: web.Request) -> bool:
         )
         and member_for_token(rt.settings, token) is not None
     )
+
+
+async def list_destinations(request: web.Request) -> web.Response:
+    """``GET /v1/destinations``: the named destinations (kind and alias; never a secret)."""
+    rt = request.app[RUNTIME]
+    require_api_member(request, rt.settings)
+    return web.json_response(
+        {
+            "destinations": [
+                {"name": name, "kind": d.kind, "alias": d.alias}
+                for name, d in sorted(rt.settings.destinations.items())
+            ]
+        }
+    )
+
+
+async def test_destination(request: web.Request) -> web.Response:
+    """``POST /v1/destinations/{name}/test``: send a marked test notice there now.
+
+    200 when the platform took it, 502 with the platform's own words when it did not.
+    """
+    rt = request.app[RUNTIME]
+    require_api_member(request, rt.settings)
+    name = request.match_info["name"]
+    try:
+        line = await send_test(rt.settings, name)
+    except ValueError as exc:
+        raise NotFound(str(exc)) from None
+    ok = line.startswith("OK ")
+    return web.json_response({"ok": ok, "result": line}, status=200 if ok else 502)
 
 
 async def openapi(_request: web.Request) -> web.Response:
