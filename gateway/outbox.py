@@ -347,21 +347,23 @@ class Dispatcher:
     def _report(self, o: _Outcome, state: str, delay_s: float) -> None:
         job = o.job
         self._metrics.deliveries.labels(job.channel, state).inc()
+        to = job.destination.get("alias") or job.destination.get("ref") or ""
+        where = f"{job.channel} ({to})" if to else job.channel
         if o.error is None:
-            log.info("delivery %s to %s sent", job.delivery_id, job.channel)
+            log.info("delivery %s to %s sent", job.delivery_id, where)
             return
         why = _describe(o.error)
         if state == "retry":
             log.info(
                 "delivery %s to %s: attempt %s failed, next in %.1fs: %s",
                 job.delivery_id,
-                job.channel,
+                where,
                 job.attempt,
                 delay_s,
                 why,
             )
         else:
-            log.warning("delivery %s to %s failed for good: %s", job.delivery_id, job.channel, why)
+            log.warning("delivery %s to %s failed for good: %s", job.delivery_id, where, why)
 
 
 def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
@@ -376,6 +378,7 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
             "delivery": o.job.delivery_id,
             "error": _describe(o.error) if o.error else "",
             "attempts": o.job.attempt,
+            **({"to": o.job.destination["alias"]} if o.job.destination.get("alias") else {}),
         },
     }
 
