@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     oncall.add_argument(
         "--feed", action="store_true", help="print the iCal feed URL to subscribe to"
     )
+    oncall.add_argument(
+        "--import-ics",
+        type=Path,
+        metavar="FILE",
+        help="read a calendar's events as overrides and print them as TOML to add",
+    )
+    oncall.add_argument("--days-ahead", type=int, default=90, help="for --import-ics (90)")
     return parser
 
 
@@ -239,6 +246,35 @@ def _incident_from_alert(settings: Settings, args: argparse.Namespace, now: date
     )
 
 
+def _import_ics(settings: Settings, args: argparse.Namespace, zone: str) -> int:
+    from gateway.ical import overrides_from_ical  # noqa: PLC0415
+
+    people = {name: name for name in settings.members} | {
+        m.email: name for name, m in settings.members.items() if m.email
+    }
+    now = datetime.now(UTC)
+    try:
+        found = overrides_from_ical(
+            args.import_ics.read_bytes(),
+            people,
+            start=now,
+            end=now + timedelta(days=args.days_ahead),
+            timezone=zone,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"ackgate: {args.import_ics}: {exc}", file=sys.stderr)
+        return 1
+    for problem in found.problems:
+        print(f"# skipped: {problem}", file=sys.stderr)
+    for o in found.overrides:
+        print(f"[[schedules.{args.schedule}.overrides]]")
+        print(f'member = "{o.member}"')
+        print(f'start = "{o.start.isoformat()}"')
+        print(f'end = "{o.end.isoformat()}"')
+        print()
+    return 0
+
+
 def _instant(text: str | None) -> datetime:
     """``--at``: RFC 3339 (naive means UTC), or now; raises ValueError."""
     if not text:
@@ -256,6 +292,8 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
         known = ", ".join(sorted(settings.schedules)) or "none"
         print(f"ackgate: no schedule named {args.schedule!r} (known: {known})", file=sys.stderr)
         return 1
+    if args.import_ics is not None:
+        return _import_ics(settings, args, schedule.timezone)
     if args.feed:
         token = feed_token(settings.server.secret_key.get_secret_value(), args.schedule)
         print(f"{settings.server.base_url}/v1/schedules/{args.schedule}.ics?token={token}")

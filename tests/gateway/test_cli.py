@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,35 @@ def test_oncall_prints_the_rota_and_a_feed_url(config: Path) -> None:
     unknown = ackgate("oncall", "nope", "--config", str(config), cwd=config.parent)
     assert unknown.returncode == 1
     assert "no schedule named 'nope' (known: dba)" in unknown.stderr
+
+
+def test_oncall_imports_calendar_events_as_overrides(config: Path, tmp_path: Path) -> None:
+    start = (SystemClock().now() + timedelta(days=3)).replace(microsecond=0)
+    end = start + timedelta(hours=15)
+
+    def stamp(moment: datetime) -> str:
+        return moment.strftime("%Y%m%dT%H%M%SZ")
+
+    calendar = tmp_path / "cover.ics"
+    calendar.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:1@test\r\nDTSTAMP:{stamp(start)}\r\nDTSTART:{stamp(start)}\r\n"
+        f"DTEND:{stamp(end)}\r\nSUMMARY:cover\r\nATTENDEE;CN=Bob:mailto:bob@example.com\r\n"
+        "END:VEVENT\r\n"
+        f"BEGIN:VEVENT\r\nUID:2@test\r\nDTSTAMP:{stamp(start)}\r\nDTSTART:{stamp(start)}\r\n"
+        f"DTEND:{stamp(end)}\r\nSUMMARY:zed covers\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    done = ackgate(
+        "oncall", "dba", "--import-ics", str(calendar), "--config", str(config), cwd=config.parent
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:4] == [
+        "[[schedules.dba.overrides]]",
+        'member = "bob"',
+        f'start = "{start.isoformat()}"',
+        f'end = "{end.isoformat()}"',
+    ]
+    assert "no member matches 'zed covers'" in done.stderr
+    # What it prints is valid configuration.
+    config.write_text(config.read_text() + "\n" + done.stdout)
+    assert ackgate("check-config", "--config", str(config), cwd=config.parent).returncode == 0
