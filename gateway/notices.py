@@ -187,8 +187,14 @@ def notices_for(
         message = bot_message(
             settings, service, incident, entry, dest, audience.accounts, page, now
         )
-        if message is not None:
-            add(dest.kind, {"ref": ref, "alias": dest.alias}, {**event, "message": message})
+        if message is None:
+            continue
+        # A bot posting to several chats sends one delivery each: a retry reaches only the
+        # chat that failed, and each chat keeps to its own cap.
+        chats_of_bot: list[str | None] = [*dest.chat_ids] or [None]
+        for chat in chats_of_bot:
+            where = {"ref": ref, "alias": dest.alias, **({"chat": chat} if chat else {})}
+            add(dest.kind, where, {**event, "message": message})
     signer = _signer(settings.server.secret_key.get_secret_value())
     ttl = timedelta(hours=settings.server.link_ttl_h)
 

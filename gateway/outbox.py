@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 1000
 # Sends run this many at a time, so a big batch never holds the event loop for long.
 SEND_CHUNK = 10
+# A digest lists at most this many notices: a chat message must stay readable, and every
+# incident in it must fit (a WeCom text message is 2,048 bytes).
+DIGEST_MAX = 25
 
 
 # Called, in the transaction that records them, with each card just posted and the payload
@@ -194,7 +197,13 @@ class Dispatcher:
                 held.extend((job, until) for job in group)
                 continue
             if len(group) > free:
-                group = [*group[: free - 1], _digest(group[free - 1 :])]
+                # What fits goes alone; then one digest of what fits in a readable message;
+                # anything past that waits for the next free slot.
+                merged = group[free - 1 : free - 1 + DIGEST_MAX]
+                rest = group[free - 1 + DIGEST_MAX :]
+                group = [*group[: free - 1], _digest(merged) if len(merged) > 1 else merged[0]]
+                soon = datetime.fromtimestamp(now + pace.per_s / pace.count, tz=UTC)
+                held.extend((job, soon) for job in rest)
             window.extend([now] * len(group))
             ready.extend(group)
         return ready, held

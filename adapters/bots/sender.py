@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,9 +95,10 @@ class BotSender:
         }
 
     def pace(self, destination: JSONObject) -> Pace:
-        """Each bot is capped on its own, at its platform's published limit."""
+        """Each bot (each of its chats) is capped on its own, at its platform's limit."""
         limit = self._kind.limit
-        return Pace(f"{self.channel}:{destination.get('ref')}", limit.count, limit.per_s)
+        key = f"{self.channel}:{destination.get('ref')}:{destination.get('chat') or ''}"
+        return Pace(key, limit.count, limit.per_s)
 
     async def send(self, job: Job) -> SendResult:
         """Post the job's message (or digest) to its bot; raises PlatformError subclasses."""
@@ -104,6 +106,9 @@ class BotSender:
         target = self._targets.get(ref)
         if target is None:
             raise Rejected(f"{ref} is no longer configured", code="unknown_destination")
+        chat = job.destination.get("chat")
+        if chat:
+            target = replace(target, chat_ids=(str(chat),))
         payload = job.payload
         message: BotMessage | Digest
         if "digest" in payload:
