@@ -106,10 +106,13 @@ def bot_message(
                 "phone": person.phone if person else None,
             }
         )
+    text = done.text
+    if dest.keyword and dest.keyword not in text and dest.keyword not in incident.title:
+        text = f"{text}\n{dest.keyword}"
     message: JSONObject = {
         "number": incident.number,
         "title": f"#{incident.number} {incident.title}",
-        "text": done.text,
+        "text": text,
         "severity": incident.severity.value,
         "status": incident.status.value,
         "event": event,

@@ -166,14 +166,18 @@ class DestinationSettings(Strict):
     mentions: Literal["paged", "assignee", "none"] = "paged"
     at_all: bool = False
     template: dict[str, str] = Field(default_factory=dict)
+    # Feishu/DingTalk bots may only accept messages holding a keyword: it is added if absent.
+    keyword: str | None = Field(default=None, min_length=1)
     token: SecretStr | None = None  # Telegram bot token
     chat_ids: list[str] = Field(default_factory=list)  # Telegram chats
 
     @model_validator(mode="after")
     def _shape(self) -> DestinationSettings:
         bot = self.kind in BOT_KINDS
-        if not bot and (self.token or self.chat_ids or self.template or self.at_all):
-            raise ValueError("token, chat_ids, template and at_all are for bot kinds")
+        if not bot and (
+            self.token or self.chat_ids or self.template or self.at_all or self.keyword
+        ):
+            raise ValueError("token, chat_ids, template, keyword and at_all are for bot kinds")
         if self.kind == "webhook":
             if self.url is None:
                 raise ValueError("a webhook destination needs url")

@@ -192,3 +192,14 @@ async def test_a_burst_past_the_cap_becomes_a_digest_and_nothing_is_lost(tmp_pat
             rows = [r for n in numbers for r in await repo.deliveries_for(conn, n)]
         states = Counter(r["state"] for r in rows if r["channel"] == "wecom_bot")
         assert states == Counter({"sent": 81})
+
+
+async def test_a_keyword_the_bot_requires_is_added_when_missing(tmp_path: Path) -> None:
+    async with gateway(tmp_path, {"keyword": "[oncall]"}) as rt:
+        n = await fire(rt)
+        assert (await bot_messages(rt, n))[0]["text"].endswith("\n[oncall]")
+    (tmp_path / "b").mkdir()
+    template = {"default": "[oncall] {{ title }}"}
+    async with gateway(tmp_path / "b", {"keyword": "[oncall]", "template": template}) as rt:
+        n = await fire(rt)
+        assert (await bot_messages(rt, n))[0]["text"] == "[oncall] DiskFull"
