@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import JSONObject
+from gateway.fallback import Failure, after_failures
 from gateway.notices import catch_up
 from gateway.outbox import Dispatcher
 from gateway.runtime import Runtime
@@ -37,6 +38,13 @@ async def background(rt: Runtime) -> AsyncIterator[Dispatcher]:
     ) -> bool:
         return await catch_up(conn, rt.settings, cards, now)
 
+    async def on_failed(
+        conn: AsyncConnection,
+        lost: Sequence[tuple[int, int, str, JSONObject, JSONObject, str]],
+        now: datetime,
+    ) -> bool:
+        return await after_failures(conn, rt.settings, [Failure(*f) for f in lost], now)
+
     dispatcher = Dispatcher(
         rt.db,
         build_senders(rt.settings, session),
@@ -44,6 +52,7 @@ async def background(rt: Runtime) -> AsyncIterator[Dispatcher]:
         rt.clock,
         rt.metrics,
         on_posted=on_posted,
+        on_failed=on_failed,
         yield_to=lambda: rt.quiet(YIELD_MAX_S),
     )
     task = asyncio.create_task(dispatcher.run(), name="outbox")

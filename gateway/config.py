@@ -112,6 +112,7 @@ class MemberSettings(Strict):
     timezone: str = "UTC"
     identities: list[IdentitySettings] = Field(default_factory=list)
     preferences: Preferences = Field(default_factory=dict)
+    fallback: list[str] | None = None  # overrides the service's
 
     @field_validator("timezone")
     @classmethod
@@ -210,6 +211,70 @@ class DestinationSettings(Strict):
 Destination = DestinationSettings
 
 
+class EmailSettings(Strict):
+    """SMTP for incident mail: ``tls = "starttls"`` (port 587), ``"tls"`` (465) or ``"none"``."""
+
+    host: str
+    port: int = Field(default=587, gt=0, lt=65536)
+    tls: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field(min_length=3)
+    from_name: str = "ackgate"
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth_pairs(self) -> EmailSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
+class TwilioSettings(Strict):
+    """A Twilio (or Twilio-compatible) account: SMS and calls, and the signed webhooks back."""
+
+    account_sid: str = Field(min_length=2)
+    auth_token: SecretStr = Field(min_length=8)
+    from_number: str = Field(pattern=r"^\+[1-9]\d{6,14}$")  # E.164
+    api_base_url: HttpUrl = HttpUrl("https://api.twilio.com")
+
+
+class HttpProviderSettings(Strict):
+    """Any SMS or text-to-speech gateway with an HTTP API (Aliyun/Tencent-style or in-house).
+
+    ``body`` is a Jinja template (sandboxed) given ``to``, ``text``, ``number`` and ``url``;
+    the answer is a success when its status is 2xx and, if ``ok_json`` is set, the JSON field
+    it names (dotted) equals ``ok_value``.
+    """
+
+    url: HttpUrl
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str = '{"to": {{ to | tojson }}, "text": {{ text | tojson }}}'
+    content_type: str = "application/json"
+    ok_json: str | None = None
+    ok_value: str = "OK"
+
+
+class SmsSettings(Strict):
+    """Text messages: through Twilio, or an HTTP gateway."""
+
+    provider: Literal["twilio", "http"]
+    twilio: TwilioSettings | None = None
+    http: HttpProviderSettings | None = None
+
+    @model_validator(mode="after")
+    def _provider_section(self) -> SmsSettings:
+        if getattr(self, self.provider) is None:
+            raise ValueError(f"provider {self.provider!r} needs its [{self.provider}] table")
+        return self
+
+
+class VoiceSettings(SmsSettings):
+    """Phone calls that read the incident: Twilio (with a keypad: 1 ack, 2 escalate, 3 repeat)
+    or an HTTP text-to-speech gateway (no keypad)."""
+
+
 class SlackSettings(Strict):
     """The Slack app: bot token and signing secret from the app's settings page."""
 
@@ -232,6 +297,8 @@ class ServiceSettings(Strict):
     policies: list[EscalationSettings] = Field(default_factory=list)
     # How members without preferences of their own are reached, per severity.
     preferences: Preferences = Field(default_factory=dict)
+    # When a page to a person fails for good, the channels tried next (default sms, email).
+    fallback: list[str] | None = None
     notify: list[Destination] = Field(default_factory=list)
     # The buttons its cards offer (of those that fit the incident's status); all by default.
     card_buttons: list[Verb] | None = None
@@ -287,6 +354,9 @@ class Settings(Strict):
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
     slack: SlackSettings | None = None
+    email: EmailSettings | None = None
+    sms: SmsSettings | None = None
+    voice: VoiceSettings | None = None
 
     def chat_platforms(self) -> set[str]:
         """The chat platforms this gateway is configured for (their sections are present)."""

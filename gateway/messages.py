@@ -110,6 +110,20 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "web_kind_assigned": {"en": "Assigned", "zh": "分派"},
     "web_kind_severity_changed": {"en": "Severity changed", "zh": "级别变更"},
     "web_kind_escalation_exhausted": {"en": "No more escalation levels", "zh": "升级层级已用尽"},
+    "web_kind_fallback": {"en": "Reached another way", "zh": "改用其他方式通知"},
+    "web_fallback_sent": {
+        "en": "{failed} to {member} failed ({error}); sent by {channel}",
+        "zh": "发给 {member} 的{failed}失败（{error}），已改用{channel}",
+    },
+    "web_fallback_none": {
+        "en": "{failed} to {member} failed ({error}); no other way to reach them",
+        "zh": "发给 {member} 的{failed}失败（{error}），没有其他方式可以联系",
+    },
+    "web_delivery_failed_note": {"en": "{channel}: {error}", "zh": "{channel}：{error}"},
+    "channel_slack": {"en": "Slack DM", "zh": "Slack 私信"},
+    "channel_sms": {"en": "SMS", "zh": "短信"},
+    "channel_voice": {"en": "phone call", "zh": "电话"},
+    "channel_email": {"en": "email", "zh": "邮件"},
     "web_kind_paged": {"en": "Paged after the delay", "zh": "延迟结束，已通知"},
     "web_kind_reminded": {"en": "Reminded", "zh": "再次提醒"},
     "web_kind_delivery_failed": {"en": "Notice not delivered", "zh": "通知未送达"},
@@ -292,6 +306,39 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "slack_thread_event": {"en": "{kind} ({source})", "zh": "{kind}（{source}）"},
     "slack_thread_event_by": {"en": "{kind} by {actor}", "zh": "{actor} {kind}"},
+    # --- sms and voice (adapters/twilio) ---
+    "sms_help": {
+        "en": "Reply ACK 42 or CLOSE 42 to acknowledge or close incident 42; "
+        "A or C acts on the last incident sent to you.",
+        "zh": "回复 ACK 42 或 CLOSE 42 认领或关闭事件 #42；回复 A 或 C 处理最近发给你的事件。",
+    },
+    "sms_unknown_command": {
+        "en": 'I did not understand "{text}". Reply HELP for the commands.',
+        "zh": "无法识别“{text}”。回复 HELP 查看命令。",
+    },
+    "sms_no_recent": {
+        "en": "No incident was sent to this number yet. Reply with its number, like ACK 42.",
+        "zh": "尚未向此号码发送过事件。请回复事件编号，如 ACK 42。",
+    },
+    "sms_error": {
+        "en": "Something went wrong on our side. Try again, or use the link in the message.",
+        "zh": "服务出错，请重试，或使用消息中的链接。",
+    },
+    "voice_menu": {
+        "en": "Press 1 to acknowledge, 2 to escalate, 3 to repeat.",
+        "zh": "认领请按 1，升级请按 2，重听请按 3。",
+    },
+    "voice_bad_key": {"en": "{digits} is not an option.", "zh": "没有 {digits} 这个选项。"},
+    "voice_no_key": {"en": "No key was pressed. Goodbye.", "zh": "未按任何键。再见。"},
+    "voice_goodbye": {"en": "Goodbye.", "zh": "再见。"},
+    "voice_not_linked": {
+        "en": "This phone number is not linked to an ackgate member. Goodbye.",
+        "zh": "此电话号码未关联到 ackgate 成员。再见。",
+    },
+    "voice_error": {
+        "en": "Something went wrong on our side. Please use the link in your messages. Goodbye.",
+        "zh": "服务出错，请使用消息中的链接处理。再见。",
+    },
 }
 
 

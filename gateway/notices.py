@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.bots import bot_message, bot_platforms, bots_for
 from gateway.config import BOT_KINDS, Destination, Settings
+from gateway.direct import DIRECT, direct_notice
 from gateway.domain import Incident, JSONObject, TimelineEntry
 from gateway.escalation import level_of
 from gateway.links import LinkSigner
@@ -194,7 +195,10 @@ def notices_for(
         chats_of_bot: list[str | None] = [*dest.chat_ids] or [None]
         for chat in chats_of_bot:
             where = {"ref": ref, "alias": dest.alias, **({"chat": chat} if chat else {})}
-            add(dest.kind, where, {**event, "message": message})
+            flagged = (
+                {"template_error": message["template_error"]} if "template_error" in message else {}
+            )
+            add(dest.kind, where, {**event, "message": message, **flagged})
     signer = _signer(settings.server.secret_key.get_secret_value())
     ttl = timedelta(hours=settings.server.link_ttl_h)
 
@@ -210,6 +214,26 @@ def notices_for(
         for member in incident.assignees:
             accounts = dict(audience.accounts.get(member, ()))
             for step in reach(settings, incident, member, paging_level):
+                if step.channel in DIRECT:
+                    found = direct_notice(
+                        settings,
+                        service,
+                        incident,
+                        entry,
+                        member,
+                        step.channel,
+                        member_link(member),
+                        now,
+                    )
+                    if found is not None:
+                        add(
+                            step.channel,
+                            found[0],
+                            {**event, **found[1]},
+                            delay_min=step.delay_min,
+                            page_while=page_while,
+                        )
+                    continue
                 user_id = accounts.get(step.channel)
                 if user_id is None or not _platform_flag(settings, step.channel, "dm_assignees"):
                     continue

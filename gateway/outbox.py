@@ -38,6 +38,12 @@ DIGEST_MAX = 25
 OnPosted = Callable[
     [AsyncConnection, Sequence[tuple[JSONObject, JSONObject]], datetime], Awaitable[bool]
 ]
+# Called, in the same transaction, with the deliveries to people that failed for good
+# (delivery id, incident, channel, destination, payload, error); returns whether it wrote more.
+OnFailed = Callable[
+    [AsyncConnection, Sequence[tuple[int, int, str, JSONObject, JSONObject, str]], datetime],
+    Awaitable[bool],
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +123,12 @@ class Dispatcher:
         *,
         worker_id: str = "",
         on_posted: OnPosted | None = None,
+        on_failed: OnFailed | None = None,
         yield_to: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self._on_posted = on_posted
+        self._on_failed = on_failed
         self._yield_to = yield_to
         self._senders = senders
         self._settings = settings
@@ -281,6 +289,7 @@ class Dispatcher:
         warned: set[tuple[int, str]] = set()
         failures: list[JSONObject] = []
         refs: list[JSONObject] = []
+        lost: list[tuple[int, int, str, JSONObject, JSONObject, str]] = []
         async with self._db.write() as conn:
             now = self._clock.now()
             await repo.add_attempts(
@@ -314,6 +323,17 @@ class Dispatcher:
                 if state == "failed":
                     # People reading the incident should see that a notice never arrived.
                     failures.append(_failure_entry(o, now))
+                    if o.job.destination.get("member"):
+                        lost.append(
+                            (
+                                o.job.delivery_id,
+                                o.job.incident_id,
+                                o.job.channel,
+                                o.job.destination,
+                                o.job.payload,
+                                _describe(o.error) if o.error else "",
+                            )
+                        )
                 warning = o.job.payload.get("template_error") if o.error is None else None
                 if warning and (o.job.incident_id, warning) not in warned:
                     warned.add((o.job.incident_id, warning))
@@ -326,6 +346,8 @@ class Dispatcher:
             await repo.add_message_refs(conn, refs)
             if cards and self._on_posted is not None:
                 caught_up = await self._on_posted(conn, cards, now)
+            if lost and self._on_failed is not None:
+                caught_up = await self._on_failed(conn, lost, now) or caught_up
         for o, state, delay_s in changed:
             self._report(o, state, delay_s)
         if caught_up:
@@ -387,7 +409,11 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
             "delivery": o.job.delivery_id,
             "error": _describe(o.error) if o.error else "",
             "attempts": o.job.attempt,
-            **({"to": o.job.destination["alias"]} if o.job.destination.get("alias") else {}),
+            **(
+                {"destination": o.job.destination["alias"]}
+                if o.job.destination.get("alias")
+                else {}
+            ),
         },
     }
 

@@ -551,6 +551,32 @@ async def deliveries_for(conn: AsyncConnection, incident_id: int) -> list[Values
 _D = t.deliveries.c
 
 
+async def get_delivery(conn: AsyncConnection, delivery_id: int) -> Values | None:
+    """One delivery row."""
+    found = (await conn.execute(sa.select(t.deliveries).where(_D.id == delivery_id))).first()
+    return dict(found._mapping) if found is not None else None
+
+
+async def mark_not_reached(conn: AsyncConnection, delivery_id: int, reason: str) -> None:
+    """The platform took the delivery, but it never reached the person."""
+    await conn.execute(
+        t.deliveries.update()
+        .where(_D.id == delivery_id)
+        .values(state="not_reached", last_error=reason[:1000])
+    )
+
+
+async def last_incident_sent_to(conn: AsyncConnection, channel: str, to: str) -> int | None:
+    """The incident of the newest sent delivery on ``channel`` to ``to`` (a phone, an address)."""
+    found = await conn.execute(
+        sa.select(_D.incident_id)
+        .where(_D.channel == channel, _D.state == "sent", _D.destination["to"].as_string() == to)
+        .order_by(_D.id.desc())
+        .limit(1)
+    )
+    return found.scalar_one_or_none()
+
+
 async def claim_deliveries(
     conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int
 ) -> list[Values]:

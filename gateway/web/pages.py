@@ -371,8 +371,36 @@ def _safe_url(url: str | None) -> str | None:
     return None
 
 
-def _entry_note(entry: TimelineEntry) -> str:
+def channel_name(channel: str, lang: str) -> str:
+    """ "Slack DM", "SMS", …: how a channel is called in a sentence."""
+    try:
+        return messages.text(f"channel_{channel}", lang)
+    except KeyError:
+        return channel
+
+
+def delivery_note(entry: TimelineEntry, lang: str) -> str:
+    """ "Slack DM to alice failed (channel_not_found); sent by SMS", and its like."""
     data: Mapping[str, Any] = entry.data
+    error = str(data.get("error") or "")
+    if entry.kind == "delivery_failed":
+        where = str(data.get("destination") or channel_name(entry.source, lang))
+        return messages.text("web_delivery_failed_note", lang, channel=where, error=error)
+    values = {
+        "failed": channel_name(str(data.get("failed") or entry.source), lang),
+        "member": data.get("member") or "?",
+        "error": error,
+    }
+    if data.get("sent_by"):
+        channel = channel_name(str(data["sent_by"]), lang)
+        return messages.text("web_fallback_sent", lang, channel=channel, **values)
+    return messages.text("web_fallback_none", lang, **values)
+
+
+def _entry_note(entry: TimelineEntry, lang: str = "en") -> str:
+    data: Mapping[str, Any] = entry.data
+    if entry.kind in ("fallback", "delivery_failed"):
+        return delivery_note(entry, lang)
     if isinstance(data.get("text"), str):
         return str(data["text"])
     if data.get("assignees"):
@@ -411,7 +439,7 @@ def _render(
         kind_label=kind_label,
         alert_status=alert_status,
         safe_url=_safe_url,
-        entry_note=_entry_note,
+        entry_note=lambda entry: _entry_note(entry, lang),
         **context,
     )
     return web.Response(text=html, status=status, content_type="text/html", headers=_HEADERS)

@@ -118,7 +118,7 @@ async def test_a_bad_key_fails_for_good_on_the_timeline_with_a_hint(
         assert incident is not None
         failed = [e for e in incident.timeline if e.kind == "delivery_failed"]
         assert len(failed) == 1
-        assert failed[0].data["to"] == "DBA group"
+        assert failed[0].data["destination"] == "DBA group"
         assert failed[0].data["attempts"] == 1  # not retried: retrying cannot help
         assert "93000" in failed[0].data["error"]
         assert "create a new bot" in failed[0].data["error"]
