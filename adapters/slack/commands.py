@@ -1,84 +1,16 @@
-"""The text-command language shared by the slash command, DMs to the bot and @mentions.
-
-Pure: text in, a Command (or a CommandError that says what was wrong and how to write it) out.
-"""
+"""Slack's side of the text commands: its user mentions and its escaping of message text."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
-from gateway import messages
-from gateway.domain import Verb
+from gateway import commands
+from gateway.commands import Command, CommandError
 
-MAX_NUMBER_DIGITS = 18  # what a BIGINT holds, and what cards.callback accepts
+__all__ = ["Command", "CommandError", "parse", "strip_mention", "unescape"]
 
-USAGE = {
-    "ack": "ack <number>",
-    "close": "close <number> [note]",
-    "reopen": "reopen <number>",
-    "comment": "comment <number> <text>",
-    "escalate": "escalate <number> [@person]",
-    "snooze": "snooze <number> [30m]",
-    "show": "show <number>",
-    "list": "list",
-    "who": "who",
-    "link": "link",
-    "help": "help",
-}
-ALIASES = {"acknowledge": "ack", "resolve": "close", "status": "show", "ls": "list"}
-VERBS = {
-    "ack": Verb.ACK,
-    "close": Verb.CLOSE,
-    "reopen": Verb.REOPEN,
-    "comment": Verb.COMMENT,
-    "escalate": Verb.ESCALATE,
-    "snooze": Verb.SNOOZE,
-}
-
-_SPLIT = re.compile(r"(?P<word>\S+)(?:\s+(?P<number>\S+))?(?:\s+(?P<rest>.*))?", re.DOTALL)
-_NUMBER = re.compile(rf"#?(?P<n>[1-9][0-9]{{0,{MAX_NUMBER_DIGITS - 1}}})")
 _USER = re.compile(r"<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_MEMBER = re.compile(r"@?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
-_DURATION = re.compile(r"(?:(?P<h>\d{1,3})\s*h)?\s*(?:(?P<m>\d{1,5})\s*m(?:in)?)?", re.IGNORECASE)
 _LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>[\s:,]*")
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One parsed command; ``name`` is a key of USAGE."""
-
-    name: str
-    incident: int | None = None
-    text: str = ""  # the comment, or the note a close carries
-    minutes: int | None = None  # snooze length; None means the core's default
-    user: str | None = None  # a Slack user named with a mention (escalate)
-    member: str | None = None  # a member named in plain text (escalate)
-
-    @property
-    def verb(self) -> Verb | None:
-        """The action this command performs, or None for a question (show, list, ...)."""
-        return VERBS.get(self.name)
-
-
-class CommandError(Exception):
-    """The text is not a command we understand; ``key``/``values`` word the problem."""
-
-    def __init__(
-        self, key: str, values: dict[str, Any] | None = None, usage: str | None = None
-    ) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values or {}
-        self.usage = usage  # the usage line to show, or None for the whole help
-
-    def answer(self, lang: str, command: str) -> str:
-        """The reply: what was wrong, then how to write it."""
-        problem = messages.text(self.key, lang, **self.values)
-        if self.usage is None:
-            return f"{problem}\n{messages.text('slack_help', lang, command=command)}"
-        return f"{problem}\n{messages.text('slack_usage', lang, usage=self.usage)}"
 
 
 def strip_mention(text: str) -> str:
@@ -92,64 +24,5 @@ def unescape(text: str) -> str:
 
 
 def parse(text: str) -> Command:
-    """The command in ``text``; raises CommandError. Empty text asks for help."""
-    match = _SPLIT.fullmatch(text.strip())
-    if match is None:
-        return Command("help")
-    word = match["word"].lower()
-    name = ALIASES.get(word, word)
-    if name not in USAGE:
-        raise CommandError("slack_unknown_command", {"word": match["word"]})
-    usage = USAGE[name]
-    number_text, rest = match["number"], (match["rest"] or "").strip()
-    if name == "help":
-        return Command("help")
-    if name in ("list", "who", "link"):
-        extra = " ".join(p for p in (number_text, rest) if p)
-        if extra:
-            raise CommandError("slack_unexpected", {"value": extra}, usage)
-        return Command(name)
-    incident = _number(number_text, usage)
-    if name == "close":
-        return Command(name, incident, text=unescape(rest))
-    if name == "comment":
-        if not rest:
-            raise CommandError("slack_needs_text", usage=usage)
-        return Command(name, incident, text=unescape(rest))
-    if name == "escalate":
-        return _escalate(incident, rest, usage)
-    if name == "snooze":
-        return Command(name, incident, minutes=_minutes(rest, usage) if rest else None)
-    if rest:
-        raise CommandError("slack_unexpected", {"value": rest}, usage)
-    return Command(name, incident)
-
-
-def _number(text: str | None, usage: str) -> int:
-    if not text:
-        raise CommandError("slack_needs_number", usage=usage)
-    match = _NUMBER.fullmatch(text)
-    if match is None:
-        raise CommandError("slack_bad_number", {"value": text}, usage)
-    return int(match["n"])
-
-
-def _escalate(incident: int, rest: str, usage: str) -> Command:
-    if not rest:
-        return Command("escalate", incident)
-    user = _USER.fullmatch(rest)
-    if user is not None:
-        return Command("escalate", incident, user=user["id"])
-    member = _MEMBER.fullmatch(rest)
-    if member is None:
-        raise CommandError("slack_unexpected", {"value": rest}, usage)
-    return Command("escalate", incident, member=member["name"])
-
-
-def _minutes(text: str, usage: str) -> int:
-    if text.isdigit() and len(text) <= 5:
-        return int(text)
-    match = _DURATION.fullmatch(text)
-    if match is None or not (match["h"] or match["m"]):
-        raise CommandError("slack_bad_duration", {"value": text}, usage)
-    return int(match["h"] or 0) * 60 + int(match["m"] or 0)
+    """The command in Slack message ``text``; raises CommandError."""
+    return commands.parse(text, user_mention=_USER, unescape=unescape)
