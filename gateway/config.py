@@ -288,6 +288,47 @@ class SlackSettings(Strict):
     thread_replies: bool = True
 
 
+class TelegramSettings(Strict):
+    """The Telegram bot: its token, and how updates arrive (a webhook, or long polling)."""
+
+    bot_token: SecretStr = Field(min_length=8)
+    api_base_url: HttpUrl = HttpUrl(TELEGRAM_API)  # or a self-hosted Bot API server / proxy
+    mode: Literal["webhook", "polling"] = "webhook"
+    # Sent by Telegram as X-Telegram-Bot-Api-Secret-Token: without it anyone who knows the
+    # URL could act. Required in webhook mode.
+    webhook_secret: SecretStr | None = Field(default=None, min_length=8)
+    dm_assignees: bool = True
+    thread_replies: bool = False
+
+    @model_validator(mode="after")
+    def _secret_for_webhooks(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.webhook_secret is None:
+            raise ValueError("webhook mode needs webhook_secret (1–256 of A-Z a-z 0-9 _ -)")
+        return self
+
+
+LARK_HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
+
+
+class LarkSettings(Strict):
+    """The Feishu/Lark custom app: credentials, event security, and how events arrive."""
+
+    app_id: str = Field(min_length=2)
+    app_secret: SecretStr = Field(min_length=8)
+    verification_token: SecretStr | None = None
+    encrypt_key: SecretStr | None = None
+    region: Literal["feishu", "lark"] = "feishu"
+    api_base_url: HttpUrl | None = None  # default: the region's open platform host
+    mode: Literal["webhook", "long_connection"] = "webhook"
+    dm_assignees: bool = True
+    thread_replies: bool = True
+
+    @property
+    def base_url(self) -> str:
+        """Where the Open API is, without a trailing slash."""
+        return str(self.api_base_url or LARK_HOSTS[self.region]).rstrip("/")
+
+
 class ServiceSettings(Strict):
     """Owns incidents: who is paged and which destinations follow them."""
 

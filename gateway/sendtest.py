@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 
 from gateway.bots import bot_message
 from gateway.clock import SystemClock
 from gateway.config import BOT_KINDS, Destination, ServiceSettings, Settings
+from gateway.direct import DIRECT, address, direct_notice
 from gateway.domain import Incident, Severity, Status, TimelineEntry
 from gateway.errors import PlatformError
 from gateway.notices import card_json
@@ -49,15 +50,8 @@ def canonical_ref(settings: Settings, ref: str) -> str:
     return f"destinations.{name}" if name in settings.destinations else ref
 
 
-async def send_test(settings: Settings, ref: str) -> str:
-    """Send the test notice to ``ref``; returns a line to print. Raises ValueError for bad refs."""
-    from adapters.registry import build_senders  # noqa: PLC0415 - adapters load lazily
-
-    service, dest = parse_ref(settings, ref)
-    ref = canonical_ref(settings, ref)
-    label = f"{ref} [{dest.alias}]" if dest.alias else ref
-    now = SystemClock().now()
-    incident = Incident(
+def _test_incident(service: str, now: datetime) -> Incident:
+    return Incident(
         number=TEST_NUMBER,
         title="ackgate test notice: nothing is wrong",
         description="Sent by `ackgate send-test` to check this destination.",
@@ -69,9 +63,57 @@ async def send_test(settings: Settings, ref: str) -> str:
         updated_at=now,
         timeline=(TimelineEntry(at=now, kind="triggered", actor=None, source="send-test"),),
     )
+
+
+def _person(settings: Settings, ref: str) -> tuple[str, str] | None:
+    """``sms:alice`` / ``voice:alice`` / ``email:alice`` → (channel, member), else None."""
+    channel, sep, member = ref.partition(":")
+    if not sep or channel not in DIRECT:
+        return None
+    if channel not in settings.direct_channels():
+        raise ValueError(f"[{channel}] is not configured")
+    if member not in settings.members:
+        raise ValueError(f"no member named {member!r}")
+    if not address(settings, member, channel):
+        what = "email" if channel == "email" else "phone"
+        raise ValueError(f"members.{member} has no {what}")
+    return channel, member
+
+
+async def send_test(settings: Settings, ref: str) -> str:
+    """Send the test notice to ``ref``; returns a line to print. Raises ValueError for bad refs.
+
+    ``ref`` is a destination (``NAME``, ``destinations.NAME``, ``services.S.notify[N]``) or a
+    person on a direct channel (``sms:alice``, ``voice:alice``, ``email:alice``).
+    """
+    now = SystemClock().now()
+    person = _person(settings, ref)
+    if person is not None:
+        channel, member = person
+        incident = _test_incident("", now)
+        found = direct_notice(
+            settings,
+            None,
+            incident,
+            incident.timeline[0],
+            member,
+            channel,
+            f"{settings.server.base_url}/incidents",
+            now,
+        )
+        assert found is not None
+        to, notice = found
+        test = {"event_id": "send-test", "event": "incident.test", "test": True}
+        return await _send(settings, channel, to, {**notice, **test}, ref)
+    service, dest = parse_ref(settings, ref)
+    ref = canonical_ref(settings, ref)
+    label = f"{ref} [{dest.alias}]" if dest.alias else ref
+    incident = _test_incident(service, now)
     page = f"{settings.server.base_url}/incidents"
     if dest.kind in BOT_KINDS:
         destination: dict[str, object] = {"ref": ref, "alias": dest.alias}
+        if dest.chat_ids:
+            destination["chat"] = dest.chat_ids[0]
         entry = incident.timeline[0]
         # A test goes out whatever the bot's filters say: it is asked for by hand.
         unfiltered = dest.model_copy(update={"events": None, "severities": None})
@@ -79,7 +121,11 @@ async def send_test(settings: Settings, ref: str) -> str:
             settings, ServiceSettings(), incident, entry, unfiltered, {}, page, now
         )
         assert message is not None
-        payload = {"event_id": "send-test", "event": "incident.test", "message": message}
+        payload: dict[str, object] = {
+            "event_id": "send-test",
+            "event": "incident.test",
+            "message": message,
+        }
     elif dest.kind == "webhook":
         destination = {"url": str(dest.url), "ref": ref}
         payload = {
@@ -99,13 +145,27 @@ async def send_test(settings: Settings, ref: str) -> str:
             "entry": entry_json(incident.timeline[0]),
             "url": page,
         }
+    return await _send(settings, dest.kind, destination, payload, label)
+
+
+async def _send(
+    settings: Settings,
+    channel: str,
+    destination: dict[str, object],
+    payload: dict[str, object],
+    label: str,
+) -> str:
+    from adapters.registry import build_senders  # noqa: PLC0415 - adapters load lazily
+
     timeout = aiohttp.ClientTimeout(total=settings.outbox.send_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        sender = build_senders(settings, session)[dest.kind]
+        sender = build_senders(settings, session).get(channel)
+        if sender is None:
+            return f"FAILED {label} ({channel}): no sender for {channel} is set up"
         job = Job(
             delivery_id=0,
             incident_id=TEST_NUMBER,
-            channel=dest.kind,
+            channel=channel,
             destination=destination,
             payload=payload,
             attempt=1,
@@ -114,7 +174,11 @@ async def send_test(settings: Settings, ref: str) -> str:
         try:
             result = await sender.send(job)
         except PlatformError as exc:
-            return f"FAILED {label} ({dest.kind}): {type(exc).__name__}: {exc}"
+            return f"FAILED {label} ({channel}): {type(exc).__name__}: {exc}"
+        finally:
+            close = getattr(sender, "close", None)
+            if close is not None:
+                await close()
         took = (SystemClock().now() - started) / timedelta(milliseconds=1)
     where = f" in {result.chat_id}" if result.chat_id else ""
-    return f"OK {label} ({dest.kind}){where} in {took:.0f} ms"
+    return f"OK {label} ({channel}){where} in {took:.0f} ms"
