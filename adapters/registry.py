@@ -30,11 +30,42 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         from adapters.slack.sender import SlackSender  # noqa: PLC0415
 
         senders["slack"] = SlackSender(settings.slack, session)
+    if settings.email is not None:
+        from adapters.email.sender import EmailSender  # noqa: PLC0415
+
+        senders["email"] = EmailSender(settings.email)
+    senders.update(_phone_senders(settings, session))
     from adapters.bots.sender import BotSender, bot_destinations  # noqa: PLC0415
 
     for kind in sorted({dest.kind for _ref, dest in bot_destinations(settings)}):
         senders[kind] = BotSender(kind, settings, session)
     return senders
+
+
+def _phone_senders(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Sender]:
+    """SMS and voice senders: Twilio (one client when both use one account) or HTTP."""
+    found: dict[str, Sender] = {}
+    twilio_api: dict[str, object] = {}
+    for channel, section in (("sms", settings.sms), ("voice", settings.voice)):
+        if section is None:
+            continue
+        if section.provider == "http":
+            from adapters.http_provider import HttpSms  # noqa: PLC0415
+
+            assert section.http is not None
+            found[channel] = HttpSms(section.http, session, channel)
+            continue
+        from adapters.twilio.sender import TwilioApi, TwilioSms, TwilioVoice  # noqa: PLC0415
+
+        account = section.twilio
+        assert account is not None
+        api = twilio_api.get(account.account_sid)
+        if not isinstance(api, TwilioApi):
+            api = TwilioApi(account, session=session)
+            twilio_api[account.account_sid] = api
+        kind = TwilioSms if channel == "sms" else TwilioVoice
+        found[channel] = kind(account, settings.server.base_url, api=api)
+    return found
 
 
 def add_routes(app: web.Application, settings: Settings) -> None:
@@ -43,3 +74,11 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         from adapters.slack.inbound import add_routes as add_slack_routes  # noqa: PLC0415
 
         add_slack_routes(app, settings.slack)
+    twilio = any(
+        section is not None and section.provider == "twilio"
+        for section in (settings.sms, settings.voice)
+    )
+    if twilio:
+        from adapters.twilio.inbound import add_routes as add_twilio_routes  # noqa: PLC0415
+
+        add_twilio_routes(app, settings)

@@ -15,13 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain import JSONObject
 from gateway.fallback import Failure, after_failures
 from gateway.notices import catch_up
-from gateway.outbox import Dispatcher
+from gateway.outbox import Dispatcher, OnFailed
 from gateway.runtime import Runtime
 from gateway.timers import run_due
 
 TIMER_INTERVAL_S = 5.0
 # How long notices may wait for a burst of requests to be written first.
 YIELD_MAX_S = 0.25
+
+
+def fallback_hook(rt: Runtime) -> OnFailed:
+    """What the outbox calls with pages that failed for good: reach those people otherwise."""
+
+    async def on_failed(
+        conn: AsyncConnection,
+        lost: Sequence[tuple[int, int, str, JSONObject, JSONObject, str]],
+        now: datetime,
+    ) -> bool:
+        return await after_failures(conn, rt.settings, [Failure(*f) for f in lost], now)
+
+    return on_failed
 
 
 @asynccontextmanager
@@ -38,13 +51,6 @@ async def background(rt: Runtime) -> AsyncIterator[Dispatcher]:
     ) -> bool:
         return await catch_up(conn, rt.settings, cards, now)
 
-    async def on_failed(
-        conn: AsyncConnection,
-        lost: Sequence[tuple[int, int, str, JSONObject, JSONObject, str]],
-        now: datetime,
-    ) -> bool:
-        return await after_failures(conn, rt.settings, [Failure(*f) for f in lost], now)
-
     dispatcher = Dispatcher(
         rt.db,
         build_senders(rt.settings, session),
@@ -52,7 +58,7 @@ async def background(rt: Runtime) -> AsyncIterator[Dispatcher]:
         rt.clock,
         rt.metrics,
         on_posted=on_posted,
-        on_failed=on_failed,
+        on_failed=fallback_hook(rt),
         yield_to=lambda: rt.quiet(YIELD_MAX_S),
     )
     task = asyncio.create_task(dispatcher.run(), name="outbox")

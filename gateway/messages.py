@@ -306,6 +306,25 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "slack_thread_event": {"en": "{kind} ({source})", "zh": "{kind}（{source}）"},
     "slack_thread_event_by": {"en": "{kind} by {actor}", "zh": "{actor} {kind}"},
+    # --- email (adapters/email) ---
+    "email_subject_closed": {"en": "[Closed]", "zh": "[已关闭]"},
+    "email_subject_test": {"en": "[TEST]", "zh": "[测试]"},
+    "email_field": {"en": "{label}: {value}", "zh": "{label}：{value}"},
+    "email_open": {"en": "Open", "zh": "打开"},
+    "email_labels": {"en": "Labels", "zh": "标签"},
+    "email_alerts_shown": {
+        "en": "{shown} of {count} shown",
+        "zh": "显示 {count} 条中的 {shown} 条",
+    },
+    "email_test_notice": {
+        "en": "This is a test notice from ackgate: nothing needs doing.",
+        "zh": "这是 ackgate 发送的测试通知，无需处理。",
+    },
+    "email_footer": {
+        "en": "Sent by ackgate. These links act as you without a login for a limited time: "
+        "do not forward this email.",
+        "zh": "由 ackgate 发送。这些链接在有效期内无需登录即以你的身份操作，请勿转发此邮件。",
+    },
     # --- sms and voice (adapters/twilio) ---
     "sms_help": {
         "en": "Reply ACK 42 or CLOSE 42 to acknowledge or close incident 42; "

@@ -172,7 +172,9 @@ def _email_subject(event: str) -> str:
     )
     return (
         _what(event, 80)
-        + "[{{ severity|upper }}][#{{ number }}] {{ title|truncate(150, false, '…', 0) }}"
+        # P1/P2/P3 as pagers and mail filters know them, from the severity.
+        + "[{{ {'critical': 'P1', 'warning': 'P2'}.get(severity, 'P3') }}][#{{ number }}] "
+        + "{{ title|truncate(150, false, '…', 0) }}"
         + suffix
     )
 

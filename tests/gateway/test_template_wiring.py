@@ -78,7 +78,7 @@ def test_preview_renders_a_sample_and_a_real_alert(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert real.returncode == 0, real.stderr
-    assert real.stdout.strip() == "[CRITICAL][#1] Replica db-2 is 120 s behind the primary"
+    assert real.stdout.strip() == "[P1][#1] Replica db-2 is 120 s behind the primary"
     bad = ackgate("preview", "--channel", "fax", "--config", str(config), cwd=tmp_path)
     assert bad.returncode == 1
     assert "--channel: one of" in bad.stderr

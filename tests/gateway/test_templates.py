@@ -102,9 +102,9 @@ def test_the_defaults_say_what_the_brief_asks() -> None:
         "Press 1 to acknowledge, 2 to escalate, 3 to repeat."
     )
     subject = render(None, "email_subject", "triggered", sample_vars()).text
-    assert subject == "[CRITICAL][#42] HighErrorRate"
+    assert subject == "[P1][#42] HighErrorRate"
     closed = render(None, "email_subject", "closed", sample_vars("closed")).text
-    assert closed == "[CRITICAL][#42] HighErrorRate — closed by Alice Chen 10:14 UTC after 12m"
+    assert closed == "[P1][#42] HighErrorRate — closed by Alice Chen 10:14 UTC after 12m"
 
 
 def test_chat_body_and_bot_message_by_event() -> None:

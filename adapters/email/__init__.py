@@ -1,0 +1,1 @@
+"""The email channel: incident reports sent over SMTP."""
