@@ -21,7 +21,13 @@ def address(settings: Settings, member: str, channel: str) -> str | None:
     person = settings.members.get(member)
     if person is None:
         return None
-    return person.email if channel == "email" else person.phone
+    if channel == "email":
+        return person.email
+    if not person.phone:
+        return None
+    # "+1 (555) 010-0001" as people write it; providers want E.164: "+15550100001".
+    digits = "".join(ch for ch in person.phone if ch.isdigit())
+    return f"+{digits}" if person.phone.strip().startswith("+") else digits
 
 
 def direct_notice(

@@ -439,3 +439,21 @@ async def test_status_callbacks_need_a_signature_and_a_delivery(rig: Rig) -> Non
     no_delivery = await rig.twilio.call_back(rig.client, PUBLIC + VOICE_STATUS_PATH, params)
     assert no_delivery.status == 400
     assert await rig.timeline(n, "fallback") == []
+
+
+async def test_send_test_texts_and_calls_a_member(rig: Rig) -> None:
+    from gateway.sendtest import send_test  # noqa: PLC0415
+
+    settings = rig.rt.settings
+    line = await send_test(settings, "sms:alice")
+    assert line.startswith("OK sms:alice (sms) in ")
+    assert "test notice" in rig.twilio.messages[-1].body
+    line = await send_test(settings, "voice:alice")
+    assert line.startswith("OK voice:alice (voice) in ")
+    assert rig.twilio.calls
+    rig.twilio.fail_next(400, 21211, "The 'To' number is not a valid phone number.")
+    line = await send_test(settings, "sms:alice")
+    assert line == ("FAILED sms:alice (sms): Rejected: " + line.split("Rejected: ", 1)[1])
+    assert "21211" in line
+    with pytest.raises(ValueError, match="no member named 'zed'"):
+        await send_test(settings, "sms:zed")
