@@ -453,7 +453,6 @@ async def test_send_test_texts_and_calls_a_member(rig: Rig) -> None:
     assert rig.twilio.calls
     rig.twilio.fail_next(400, 21211, "The 'To' number is not a valid phone number.")
     line = await send_test(settings, "sms:alice")
-    assert line == ("FAILED sms:alice (sms): Rejected: " + line.split("Rejected: ", 1)[1])
-    assert "21211" in line
+    assert line == "FAILED sms:alice (sms): Rejected: The 'To' number is not a valid phone number."
     with pytest.raises(ValueError, match="no member named 'zed'"):
         await send_test(settings, "sms:zed")
