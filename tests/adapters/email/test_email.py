@@ -734,3 +734,19 @@ async def test_a_level_that_pages_by_mail_sends_the_report(
     text = mail.get_body(("plain",))
     assert text is not None
     assert f"/incidents/{number}?t=" in text.get_content()  # signed for alice: no login
+
+
+async def test_send_test_mails_a_marked_report(server: tuple[Sink, int], tmp_path: Path) -> None:
+    from gateway.sendtest import send_test  # noqa: PLC0415
+    from tests.support import make_settings  # noqa: PLC0415
+
+    sink, port = server
+    config = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        email={"host": "127.0.0.1", "port": port, "tls": "none", "from_address": FROM},
+    )
+    line = await send_test(config, "email:alice")
+    assert line.startswith("OK email:alice (email) in ")
+    mail = sink.mail()
+    assert mail["Subject"].startswith("[TEST]")
+    assert mail["To"] == "alice@example.com"
