@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--service", help="use this service's templates (default: built-in)")
     preview.add_argument("--alert", type=Path, help="render this alert payload, not a sample")
     preview.add_argument("--integration", help="the integration --alert comes from")
+    preview.add_argument(
+        "--json", action="store_true", help="print what the platform would get (slack)"
+    )
     mapping = sub.add_parser("mapping", help="IM accounts of members (for @mentions)")
     mapping_sub = mapping.add_subparsers(dest="mapping_command", required=True)
     imp = with_config(mapping_sub.add_parser("import", help="link accounts from a CSV file"))
@@ -187,7 +190,19 @@ def _preview(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ackgate: {exc}", file=sys.stderr)
         return 1
-    print(done.text)
+    if args.json:
+        if args.channel != "slack":
+            print("ackgate: --json is for --channel slack", file=sys.stderr)
+            return 1
+        from cards.build import Viewer, build_card  # noqa: PLC0415
+        from cards.render.slack import render_message  # noqa: PLC0415
+        from gateway.notices import card_json  # noqa: PLC0415
+
+        card = {**card_json(incident), "body": done.text}
+        message = render_message(build_card(card, Viewer(link=url)))
+        print(json.dumps(message, indent=2, ensure_ascii=False))
+    else:
+        print(done.text)
     if done.truncated:
         print(f"(cut to the {args.channel} budget)", file=sys.stderr)
     if done.error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,13 @@ def test_the_readme_documents_every_variable_and_filter() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [n for n in [*VARIABLES, *FILTERS] if f"| `{n}` |" not in readme]
     assert missing == []
+
+
+def test_preview_prints_the_block_kit_slack_would_get(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.example.toml").read_text())
+    done = ackgate("preview", "--channel", "slack", "--json", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    message = json.loads(done.stdout)
+    assert message["blocks"][0]["text"]["text"].endswith("#42 HighErrorRate")
+    assert any("Assigned to" in json.dumps(block) for block in message["blocks"])
