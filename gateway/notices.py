@@ -24,7 +24,7 @@ from gateway.escalation import level_of
 from gateway.links import LinkSigner
 from gateway.policies import EscalateIf, LevelSettings, PreferenceStep
 from gateway.templates import event_type, render, variables
-from gateway.wire import entry_json, incident_json
+from gateway.wire import entry_json, incident_json, iso
 from storage import repo
 from storage.repo import MessageRef
 
@@ -308,9 +308,16 @@ async def catch_up(
     The change's own notices could not reach them: the card's message id was not known yet.
     """
     wrote = False
+    # One query tells which incidents changed since their card was drawn; only those are
+    # loaded in full (a storm posts hundreds of cards a second, nearly all still current).
+    current = await repo.load_incidents(conn, sorted({ref["incident_id"] for ref, _ in posted}))
     for ref, payload in posted:
+        shown = payload.get("incident") or {}
+        found = current.get(ref["incident_id"])
+        if found is None or iso(found.updated_at) == shown.get("updated_at"):
+            continue
         incident = await repo.load_incident(conn, ref["incident_id"], details=True)
-        if incident is None or card_json(incident) == payload.get("incident"):
+        if incident is None or card_json(incident) == shown:
             continue
         latest = incident.timeline[-1]
         audience = Audience(
