@@ -24,7 +24,7 @@ from gateway.escalation import level_of
 from gateway.links import LinkSigner
 from gateway.policies import EscalateIf, LevelSettings, PreferenceStep
 from gateway.templates import event_type, render, variables
-from gateway.wire import entry_json, incident_json, iso
+from gateway.wire import entry_json, incident_json
 from storage import repo
 from storage.repo import MessageRef
 
@@ -297,6 +297,25 @@ def _platform_flag(settings: Settings, platform: str, flag: str) -> bool:
     return bool(getattr(section, flag, True))
 
 
+def _drawn_before(incident: Incident, shown: JSONObject) -> bool:
+    """Whether the card ``shown`` predates a change to ``incident`` (its row, no details)."""
+    now = incident_json(incident)
+    return any(
+        now.get(key) != shown.get(key)
+        for key in (
+            "status",
+            "severity",
+            "title",
+            "acked_by",
+            "closed_by",
+            "assignees",
+            "alert_count",
+            "snoozed_until",
+            "updated_at",
+        )
+    )
+
+
 async def catch_up(
     conn: AsyncConnection,
     settings: Settings,
@@ -314,7 +333,7 @@ async def catch_up(
     for ref, payload in posted:
         shown = payload.get("incident") or {}
         found = current.get(ref["incident_id"])
-        if found is None or iso(found.updated_at) == shown.get("updated_at"):
+        if found is None or not _drawn_before(found, shown):
             continue
         incident = await repo.load_incident(conn, ref["incident_id"], details=True)
         if incident is None or card_json(incident) == shown:
