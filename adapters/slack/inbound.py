@@ -17,6 +17,7 @@ from adapters.slack.acting import SlackActors
 from adapters.slack.listeners import SlackListeners
 from adapters.slack.socket import SocketMode
 from gateway.config import SlackSettings
+from gateway.errors import MalformedPayload
 from gateway.runtime import Runtime
 from gateway.web.keys import RUNTIME
 
@@ -44,7 +45,13 @@ def add_routes(app: web.Application, settings: SlackSettings) -> None:
 async def handle(request: web.Request) -> web.Response:
     """Hand the request to Bolt and its answer back to aiohttp."""
     bolt = request.app[BOLT]
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    try:
+        incoming = await to_bolt_request(request)
+    except ValueError:
+        # Bolt decodes (UTF-8, JSON) before it checks the signature: a body it cannot even
+        # read is not from Slack.
+        raise MalformedPayload("not a Slack request body") from None
+    return await to_aiohttp_response(await bolt.async_dispatch(incoming))
 
 
 def build_bolt(rt: Runtime, settings: SlackSettings, session: aiohttp.ClientSession) -> AsyncApp:
