@@ -30,6 +30,10 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         from adapters.slack.sender import SlackSender  # noqa: PLC0415
 
         senders["slack"] = SlackSender(settings.slack, session)
+    if settings.telegram is not None:
+        from adapters.telegram.sender import TelegramSender  # noqa: PLC0415
+
+        senders["telegram"] = TelegramSender(settings.telegram, session)
     if settings.email is not None:
         from adapters.email.sender import EmailSender  # noqa: PLC0415
 
@@ -74,6 +78,10 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         from adapters.slack.inbound import add_routes as add_slack_routes  # noqa: PLC0415
 
         add_slack_routes(app, settings.slack)
+    if settings.telegram is not None:
+        from adapters.telegram.inbound import add_routes as add_telegram_routes  # noqa: PLC0415
+
+        add_telegram_routes(app, settings.telegram)
     twilio = any(
         section is not None and section.provider == "twilio"
         for section in (settings.sms, settings.voice)

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path, help="CSV: email, platform, im_id, phone")
     imp.add_argument("--workspace", default="", help="the team/tenant id the ids belong to")
     with_config(mapping_sub.add_parser("list", help="every linked account"))
+    telegram = sub.add_parser("telegram", help="Telegram helpers")
+    telegram_sub = telegram.add_subparsers(dest="telegram_command", required=True)
+    with_config(telegram_sub.add_parser("chats", help="chat ids the bot has seen lately"))
     oncall = with_config(sub.add_parser("oncall", help="who is on call on a schedule"))
     oncall.add_argument("schedule", help="the schedule's name")
     oncall.add_argument("--at", help="at this time (RFC 3339; default now)")
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return _oncall(settings, args)
     if args.command == "mapping":
         return asyncio.run(_mapping(settings, args))
+    if args.command == "telegram":
+        return _telegram_chats(settings)
     if args.command == "preview":
         return _preview(settings, args)
     return _simulate(settings, args)
@@ -155,6 +160,25 @@ async def _mapping(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {problem}", file=sys.stderr)
     print(report.summary())
     return 0 if not report.problems else 1
+
+
+def _telegram_chats(settings: Settings) -> int:
+    if settings.telegram is None:
+        print("ackgate: [telegram] is not configured", file=sys.stderr)
+        return 1
+    from adapters.telegram.chats import list_chats  # noqa: PLC0415
+    from gateway.errors import PlatformError  # noqa: PLC0415
+
+    try:
+        lines = asyncio.run(list_chats(settings.telegram))
+    except PlatformError as exc:
+        print(f"ackgate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    if not lines:
+        print("no chats seen: add the bot to a group or message it, then run this again")
+    return 0
 
 
 def _preview(settings: Settings, args: argparse.Namespace) -> int:

@@ -395,6 +395,7 @@ class Settings(Strict):
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
     slack: SlackSettings | None = None
+    telegram: TelegramSettings | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
     voice: VoiceSettings | None = None
@@ -409,7 +410,7 @@ class Settings(Strict):
 
 
 # Every chat platform's settings field on Settings; adding a platform adds its name here.
-CHAT_PLATFORMS = ("slack",)
+CHAT_PLATFORMS = ("slack", "telegram")
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:

@@ -306,6 +306,81 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "slack_thread_event": {"en": "{kind} ({source})", "zh": "{kind}（{source}）"},
     "slack_thread_event_by": {"en": "{kind} by {actor}", "zh": "{actor} {kind}"},
+    # --- Telegram (adapters/telegram) ---
+    "telegram_help": {
+        "en": "Commands; in this private chat the slash is optional, in a group add my name "
+        "(<code>/ack@{bot} 42</code>) if another bot is there:\n"
+        "• <code>/ack 42</code> — acknowledge #42\n"
+        "• <code>/close 42 [note]</code> — close it, with an optional note\n"
+        "• <code>/reopen 42</code> — reopen it\n"
+        "• <code>/comment 42 &lt;text&gt;</code> — add a comment\n"
+        "• <code>/escalate 42 [member]</code> — page the next level, or one member\n"
+        "• <code>/snooze 42 30m</code> — quiet it for a while (minutes or hours)\n"
+        "• <code>/show 42</code> — the incident's card\n"
+        "• <code>/list</code> — open incidents\n"
+        "• <code>/who</code> — who is on call, and who holds which incident\n"
+        "• <code>/link</code> — how your Telegram account is linked to an ackgate member\n"
+        "• <code>/help</code> — this list",
+        "zh": "命令（在私聊中可省略斜杠；群里若还有其他机器人，请加上我的名字，"
+        "如 <code>/ack@{bot} 42</code>）：\n"
+        "• <code>/ack 42</code> — 认领 #42\n"
+        "• <code>/close 42 [备注]</code> — 关闭，可附备注\n"
+        "• <code>/reopen 42</code> — 重新打开\n"
+        "• <code>/comment 42 &lt;内容&gt;</code> — 添加评论\n"
+        "• <code>/escalate 42 [成员]</code> — 升级到下一层级或指定成员\n"
+        "• <code>/snooze 42 30m</code> — 暂缓一段时间（分钟或小时）\n"
+        "• <code>/show 42</code> — 查看事件卡片\n"
+        "• <code>/list</code> — 未关闭的事件\n"
+        "• <code>/who</code> — 当前值班及各事件的处理人\n"
+        "• <code>/link</code> — 你的 Telegram 账号如何关联到 ackgate 成员\n"
+        "• <code>/help</code> — 本列表",
+    },
+    "telegram_usage": {"en": "Usage: <code>{usage}</code>", "zh": "用法：<code>{usage}</code>"},
+    "telegram_bad_button": {
+        "en": "This button is no longer valid. Send /help to act by command.",
+        "zh": "此按钮已失效，请发送 /help 查看命令。",
+    },
+    "telegram_not_linked": {
+        "en": "Your Telegram account (id {user}) is not linked to an ackgate member yet. "
+        "Send /link to me in a private chat to see how to link it.",
+        "zh": "你的 Telegram 账号（id {user}）尚未关联到 ackgate 成员。"
+        "私聊我发送 /link 查看关联方法。",
+    },
+    "telegram_link_linked": {
+        "en": "Your Telegram account is linked to the member {member}.",
+        "zh": "你的 Telegram 账号已关联到成员 {member}。",
+    },
+    "telegram_link_how": {
+        "en": "Your Telegram account (id <code>{user}</code>) is not linked to an ackgate member "
+        "yet. Ask an admin to add it to your member in the configuration:\n"
+        '<pre>[[members.NAME.identities]]\nplatform = "telegram"\nuser_id = "{user}"</pre>\n'
+        "or to import it with <code>ackgate mapping import</code> "
+        "(a CSV row: your email, <code>telegram</code>, <code>{user}</code>).",
+        "zh": "你的 Telegram 账号（id <code>{user}</code>）尚未关联到 ackgate 成员。"
+        "请管理员在配置中把它加入你的成员：\n"
+        '<pre>[[members.NAME.identities]]\nplatform = "telegram"\nuser_id = "{user}"</pre>\n'
+        "或用 <code>ackgate mapping import</code> 导入"
+        "（CSV 一行：你的邮箱、<code>telegram</code>、<code>{user}</code>）。",
+    },
+    "telegram_prompt_comment": {
+        "en": "{user}, reply to this message with your comment on #{number}.",
+        "zh": "{user}，请回复本消息，写下对 #{number} 的评论。",
+    },
+    "telegram_prompt_escalate": {
+        "en": "{user}, reply to this message with the member to page for #{number}, "
+        "or with “next” for the next escalation level.",
+        "zh": "{user}，请回复本消息，写下 #{number} 要升级给的成员，或回复“next”升级到下一层级。",
+    },
+    "telegram_placeholder_comment": {"en": "Comment on #{number}", "zh": "评论 #{number}"},
+    "telegram_placeholder_escalate": {"en": "Member name, or next", "zh": "成员名，或 next"},
+    "telegram_prompt_sent": {
+        "en": "Reply to my message below.",
+        "zh": "请回复下方我的消息。",
+    },
+    "telegram_prompt_failed": {
+        "en": "I could not ask here. Send /{verb} {number} … instead.",
+        "zh": "无法在此提问，请改为发送 /{verb} {number} …。",
+    },
     # --- email (adapters/email) ---
     "email_subject_closed": {"en": "[Closed]", "zh": "[已关闭]"},
     "email_subject_test": {"en": "[TEST]", "zh": "[测试]"},

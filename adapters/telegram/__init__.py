@@ -1,0 +1,1 @@
+"""Telegram: python-telegram-bot's Application for what arrives, its Bot for cards."""

@@ -1,0 +1,236 @@
+"""Text commands from private chats and groups: parse, act or answer, reply in Telegram HTML."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from adapters.telegram.acting import TelegramActors
+from cards.build import Viewer, build_card
+from cards.model import ELLIPSIS
+from cards.render.telegram import CUT_MARK, TEXT_MAX, escape, render_message, size
+from gateway import messages, queries
+from gateway.commands import Command, CommandError, parse
+from gateway.domain import Incident, JSONObject, Verb
+from gateway.errors import ActionRefused, NotFound
+from gateway.links import LinkSigner
+from gateway.notices import card_json
+from gateway.oncall import OnCall, on_call_now
+from gateway.wire import incident_json
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 20
+RECENT_UPDATES = 10_000  # update ids remembered; Telegram retries a failed webhook for a while
+# Questions anyone may ask; everything else needs a linked account (a bot is open to anyone
+# on Telegram, so open incidents are not shown to strangers).
+OPEN_COMMANDS = frozenset({"help", "link"})
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to answer: Telegram HTML, and an inline keyboard when the answer is a card."""
+
+    text: str
+    keyboard: list[list[JSONObject]] | None = None
+
+
+class RecentUpdates:
+    """Update ids seen lately, so a webhook Telegram sends again acts only once.
+
+    In memory is enough: an action's durable idempotency is its callback id in the core.
+    """
+
+    def __init__(self, size: int = RECENT_UPDATES) -> None:
+        self._size = size
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    def first_time(self, update_id: int) -> bool:
+        """Whether ``update_id`` is new; remembers it either way."""
+        if update_id in self._seen:
+            self._seen.move_to_end(update_id)
+            return False
+        self._seen[update_id] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return True
+
+
+def command_text(text: str) -> str:
+    """``/ack@ackgate_bot 42`` → ``ack 42``; ``/start`` (opening the bot) asks for help."""
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return text
+    name = match["name"].lower()
+    rest = text.strip()[match.end() :]
+    return ("help" if name == "start" else name) + rest
+
+
+class Conversation:
+    """Answers one line of text from a Telegram user."""
+
+    def __init__(self, actors: TelegramActors) -> None:
+        self.actors = actors
+        self.rt = actors.rt
+        server = self.rt.settings.server
+        self._signer = LinkSigner(server.secret_key.get_secret_value())
+        self._link_ttl = timedelta(hours=server.link_ttl_h)
+
+    async def answer(
+        self, text: str, *, user_id: str, lang: str, bot_name: str, callback_id: str | None
+    ) -> Reply:
+        """The reply to ``text``; refusals and mistakes are answered, never raised."""
+        try:
+            command = parse(text)
+            if command.name == "link":
+                return await self._link(user_id, lang)
+            if command.name in OPEN_COMMANDS:
+                return Reply(messages.text("telegram_help", lang, bot=escape(bot_name)))
+            member = await self.actors.require_member(user_id, lang)
+            if command.verb is not None and command.incident is not None:
+                return await self._act(
+                    command, command.verb, command.incident, user_id, lang, callback_id
+                )
+            return await self._tell(command, member, lang)
+        except CommandError as mistake:
+            return Reply(mistake_text(mistake, lang, bot_name))
+        except (ActionRefused, NotFound) as refusal:
+            return Reply(escape(refusal.message))
+
+    async def _tell(self, command: Command, member: str, lang: str) -> Reply:
+        if command.name == "show" and command.incident is not None:
+            return await self._show(command.incident, member, lang)
+        incidents = await queries.open_incidents(self.rt, LIST_LIMIT)
+        if command.name == "list":
+            return Reply(list_text(incidents, lang))
+        now = on_call_now(self.rt.settings, self.rt.clock.now())
+        return Reply(who_text(incidents, lang, now))  # "who": the only question left
+
+    async def _act(
+        self,
+        command: Command,
+        verb: Verb,
+        number: int,
+        user_id: str,
+        lang: str,
+        callback_id: str | None,
+    ) -> Reply:
+        args: dict[str, Any] = {}
+        if verb is Verb.COMMENT:
+            args["text"] = command.text
+        elif verb is Verb.SNOOZE and command.minutes is not None:
+            args["minutes"] = command.minutes
+        elif verb is Verb.ESCALATE and command.member is not None:
+            args["member"] = command.member
+
+        async def act(what: Verb, what_args: dict[str, Any], key: str | None) -> str:
+            outcome = await self.actors.perform(
+                user_id=user_id,
+                incident=number,
+                verb=what,
+                lang=lang,
+                args=what_args,
+                callback_id=key,
+            )
+            return outcome.message
+
+        if verb is Verb.CLOSE and command.text:
+            # The note goes first, so the close is the incident's last word (and card update).
+            await act(Verb.COMMENT, {"text": command.text}, callback_id and f"{callback_id}:note")
+        return Reply(escape(await act(verb, args, callback_id)))
+
+    async def _show(self, number: int, member: str, lang: str) -> Reply:
+        incident = await queries.incident(self.rt, number)
+        if incident is None:
+            return Reply(escape(messages.text("not_found", lang, number=number)))
+        base = self.rt.settings.server.base_url
+        link = self._signer.url(base, member, number, self.rt.clock.now(), self._link_ttl)
+        card = render_message(build_card(card_json(incident), Viewer(lang=lang, link=link)))
+        return Reply(card.text, card.keyboard)
+
+    async def _link(self, user_id: str, lang: str) -> Reply:
+        member = await self.actors.linked(user_id)
+        if member is not None:
+            return Reply(escape(messages.text("telegram_link_linked", lang, member=member)))
+        # Self-service linking (a one-time code from the web UI) is a later step.
+        return Reply(messages.text("telegram_link_how", lang, user=escape(user_id)))
+
+
+def mistake_text(mistake: CommandError, lang: str, bot_name: str) -> str:
+    """What was wrong with a command, then how to write it (or the whole help)."""
+    problem = escape(messages.text(mistake.key, lang, **mistake.values))
+    if mistake.usage is None:
+        return f"{problem}\n{messages.text('telegram_help', lang, bot=escape(bot_name))}"
+    usage = escape(f"/{mistake.usage}")
+    return f"{problem}\n{messages.text('telegram_usage', lang, usage=usage)}"
+
+
+def list_text(incidents: list[Incident], lang: str) -> str:
+    """Open incidents, one line each, worded like their cards (Telegram HTML)."""
+    if not incidents:
+        return escape(messages.text("slack_no_open", lang))
+    lines = [messages.text("slack_list_header", lang, count=len(incidents))]
+    for incident in incidents:
+        card = build_card(incident_json(incident), Viewer(lang=lang))
+        assignees = ", ".join(incident.assignees)
+        line = messages.text(
+            "slack_list_line",
+            lang,
+            emoji=card.emoji,
+            title=card.title,
+            status=card.status_line,
+            assignees=f" · {assignees}" if assignees else "",
+        )
+        lines.append(line)
+    return fit_lines(lines)
+
+
+def who_text(incidents: list[Incident], lang: str, on_call: Sequence[OnCall] = ()) -> str:
+    """Who is on call now (schedules, each service's first level), then who holds what."""
+    lines: list[str] = []
+    if on_call:
+        lines.append(messages.text("slack_who_oncall_header", lang))
+    nobody = messages.text("slack_who_nobody_paged", lang)
+    lines.extend(
+        messages.text(
+            f"slack_who_{entry.kind}",
+            lang,
+            name=entry.name,
+            policy=f" ({entry.policy})" if entry.policy else "",
+            members=", ".join(entry.members) or nobody,
+        )
+        for entry in on_call
+    )
+    by_member: dict[str, list[str]] = {}
+    for incident in incidents:
+        for member in incident.assignees:
+            by_member.setdefault(member, []).append(f"#{incident.number}")
+    if not by_member:
+        lines.append(messages.text("slack_who_nobody", lang))
+    else:
+        lines.append(messages.text("slack_who_header", lang))
+        lines.extend(
+            messages.text("slack_who_line", lang, member=member, incidents=", ".join(numbers))
+            for member, numbers in sorted(by_member.items())
+        )
+    return fit_lines(lines)
+
+
+def fit_lines(lines: Sequence[str]) -> str:
+    """Plain ``lines`` as Telegram HTML, as many as fit in one message, then "…"."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        cost = size(line) + (1 if kept else 0)
+        if used + cost > TEXT_MAX - size(CUT_MARK):
+            kept.append(ELLIPSIS)
+            break
+        kept.append(line)
+        used += cost
+    return escape("\n".join(kept))

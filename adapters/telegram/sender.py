@@ -1,0 +1,237 @@
+"""Posts incident cards to Telegram chats and private chats, and keeps every posted card up to
+date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
+
+from adapters.telegram.errors import call, not_modified
+from adapters.telegram.transport import make_bot
+from cards.build import Viewer, build_card
+from cards.model import clip
+from cards.render.telegram import PARSE_MODE, TelegramMessage, escape, render_message
+from gateway import messages
+from gateway.config import TelegramSettings
+from gateway.domain import JSONObject, Verb
+from gateway.errors import PlatformError, Rejected
+from gateway.outbox import Job, SendResult
+
+log = logging.getLogger(__name__)
+
+LANG = "en"
+REPLY_MAX = 500  # one short line under the card, not a second card
+CALL_TIMEOUT_S = 5.0  # per Bot API call; the outbox bounds the whole send too
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link in a card must not unfold below it
+
+
+class TelegramSender:
+    """The outbox's sender for ``channel = "telegram"``: ``op`` ``post``, ``update``, ``reply``.
+
+    No retries here: a failure is raised as a PlatformError and the outbox retries it.
+    """
+
+    channel = "telegram"
+
+    def __init__(self, settings: TelegramSettings, session: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._bot = make_bot(
+            settings.bot_token, str(settings.api_base_url), session, timeout_s=CALL_TIMEOUT_S
+        )
+
+    async def send(self, job: Job) -> SendResult:
+        """Post, update or reply to one card; raises a PlatformError when Telegram says no."""
+        op = job.payload.get("op")
+        if op == "post":
+            return await self._post(job)
+        if op == "update":
+            return await self._update(job)
+        if op == "reply":
+            return await self._reply(job)
+        raise Rejected(f"telegram delivery has no known op: {op!r}", code="bad_op")
+
+    async def _post(self, job: Job) -> SendResult:
+        dest = job.destination
+        user = dest.get("dm")
+        if user is not None:
+            if not self._settings.dm_assignees:
+                # The core writes a DM for everyone paged; this gateway asked for none.
+                log.debug("delivery %s: telegram.dm_assignees is off, DM skipped", job.delivery_id)
+                return SendResult()
+            # A private chat's id is the user's id.
+            chat = chat_id(_text(user, "dm"))
+        else:
+            chat = chat_id(_text(dest.get("chat"), "chat"))
+        card = _card(job)
+        sent = await call(
+            self._bot.send_message(
+                chat_id=chat,
+                text=card.text,
+                parse_mode=PARSE_MODE,
+                reply_markup=inline_markup(card.keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+        )
+        return SendResult(message_ref=str(sent.message_id), chat_id=str(sent.chat.id))
+
+    async def _update(self, job: Job) -> SendResult:
+        chat = chat_id(_text(job.destination.get("chat"), "chat"))
+        message_id = _message_id(job.destination.get("message"))
+        card = _card(job)
+        try:
+            await call(
+                self._bot.edit_message_text(
+                    text=card.text,
+                    chat_id=chat,
+                    message_id=message_id,
+                    parse_mode=PARSE_MODE,
+                    reply_markup=inline_markup(card.keyboard),
+                    link_preview_options=NO_PREVIEW,
+                )
+            )
+        except PlatformError as exc:
+            # An older notice arriving after a newer one finds the card already right.
+            if not not_modified(exc):
+                raise
+            log.debug("delivery %s: the card already says this", job.delivery_id)
+        return SendResult()
+
+    async def _reply(self, job: Job) -> SendResult:
+        """One short line answering the card, saying what changed."""
+        chat = chat_id(_text(job.destination.get("chat"), "chat"))
+        message_id = _message_id(job.destination.get("message"))
+        entry = job.payload.get("entry")
+        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        if line:
+            await call(
+                self._bot.send_message(
+                    chat_id=chat,
+                    text=escape(line),
+                    parse_mode=PARSE_MODE,
+                    reply_parameters=ReplyParameters(
+                        message_id=message_id, allow_sending_without_reply=True
+                    ),
+                    link_preview_options=NO_PREVIEW,
+                )
+            )
+        return SendResult()
+
+
+def inline_markup(rows: Sequence[Sequence[JSONObject]]) -> InlineKeyboardMarkup | None:
+    """The renderer's keyboard rows as PTB's markup; None when there is no button."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    str(button["text"]),
+                    callback_data=button.get("callback_data"),
+                    url=button.get("url"),
+                )
+                for button in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+def chat_id(value: str) -> int | str:
+    """Numeric chat ids as integers, as the Bot API documents them; ``@channel`` as given."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _card(job: Job) -> TelegramMessage:
+    incident = job.payload.get("incident")
+    if not isinstance(incident, dict):
+        raise Rejected("telegram delivery has no incident card", code="no_incident")
+    url = job.payload.get("url")
+    buttons = job.payload.get("buttons")
+    viewer = Viewer(
+        lang=LANG,
+        link=url if isinstance(url, str) else None,
+        buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
+    )
+    return render_message(build_card(incident, viewer))
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"telegram destination has no {field}", code=f"no_{field}")
+    return value
+
+
+def _message_id(value: object) -> int:
+    text = _text(value, "message")
+    if not text.isdigit():
+        raise Rejected(f"telegram message id must be a number, got {text!r}", code="no_message")
+    return int(text)
+
+
+def reply_line(entry: Mapping[str, Any], lang: str = LANG) -> str | None:
+    """The plain line posted under a card for a timeline entry (None: the card says it all).
+
+    Worded like Slack's thread replies (the same message keys), so both read alike.
+    """
+    kind = str(entry.get("kind") or "")
+    actor = entry.get("actor")
+    data: Mapping[str, Any] = entry.get("data") or {}
+    targets = ", ".join(str(t) for t in data.get("assignees") or ()) or "-"
+    if kind == "triggered":
+        return None
+    if kind == "acknowledged" and actor:
+        text = messages.text("acked", lang, actor=actor)
+    elif kind == "closed":
+        text = (
+            messages.text("closed", lang, actor=actor)
+            if actor
+            else messages.text("card_closed_resolved", lang)
+        )
+    elif kind == "reopened" and actor:
+        text = messages.text("reopened", lang, actor=actor)
+    elif kind == "escalated":
+        text = (
+            messages.text("escalated", lang, actor=actor, targets=targets)
+            if actor
+            else messages.text("slack_thread_escalated", lang, targets=targets)
+        )
+    elif kind == "commented" and actor:
+        comment = " ".join(str(data.get("text") or "").split())
+        text = messages.text("slack_thread_commented", lang, actor=actor, text=comment)
+    elif kind == "snoozed" and actor:
+        until = str(data.get("until") or "?").replace("T", " ")[:16] + " UTC"
+        text = messages.text("snoozed", lang, actor=actor, until=until)
+    elif kind == "assigned" and actor:
+        text = messages.text("assigned", lang, actor=actor, targets=targets)
+    elif kind == "severity_changed" and actor:
+        text = messages.text("severity_changed", lang, actor=actor, severity=data.get("to", "?"))
+    elif kind == "snooze_expired":
+        text = messages.text("slack_thread_snooze_expired", lang, targets=targets)
+    elif kind == "escalation_exhausted":
+        text = messages.text("slack_thread_exhausted", lang)
+    else:
+        text = _generic(kind, actor, str(entry.get("source") or "?"), lang)
+    return clip(text, REPLY_MAX)
+
+
+def _generic(kind: str, actor: object, source: str, lang: str) -> str:
+    try:
+        word = messages.text(f"card_kind_{kind}", lang)
+    except KeyError:
+        word = kind.replace("_", " ")
+    word = word[:1].upper() + word[1:]
+    if actor:
+        return messages.text("slack_thread_event_by", lang, kind=word, actor=actor)
+    return messages.text("slack_thread_event", lang, kind=word, source=source)
