@@ -329,6 +329,33 @@ class LarkSettings(Strict):
         return str(self.api_base_url or LARK_HOSTS[self.region]).rstrip("/")
 
 
+class WecomSettings(Strict):
+    """The WeCom self-built app: corp, agent, secret, and the callback's token and AES key."""
+
+    corp_id: str = Field(min_length=2)
+    agent_id: int
+    secret: SecretStr = Field(min_length=8)
+    token: SecretStr = Field(min_length=3)  # the callback's signing token
+    encoding_aes_key: SecretStr = Field(min_length=43, max_length=43)
+    api_base_url: HttpUrl = HttpUrl("https://qyapi.weixin.qq.com")
+    dm_assignees: bool = True
+    thread_replies: bool = False
+
+
+class ZoomSettings(Strict):
+    """The Zoom Team Chat chatbot: OAuth client, bot JID, and the webhook secret token."""
+
+    client_id: str = Field(min_length=2)
+    client_secret: SecretStr = Field(min_length=8)
+    bot_jid: str = Field(min_length=3)
+    account_id: str = Field(min_length=2)
+    secret_token: SecretStr = Field(min_length=8)  # signs x-zm-signature, answers validation
+    api_base_url: HttpUrl = HttpUrl("https://api.zoom.us")
+    oauth_url: HttpUrl = HttpUrl("https://zoom.us")
+    dm_assignees: bool = True
+    thread_replies: bool = False
+
+
 class ServiceSettings(Strict):
     """Owns incidents: who is paged and which destinations follow them."""
 
