@@ -34,6 +34,10 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         from adapters.telegram.sender import TelegramSender  # noqa: PLC0415
 
         senders["telegram"] = TelegramSender(settings.telegram, session)
+    if settings.lark is not None:
+        from adapters.lark.sender import LarkSender  # noqa: PLC0415
+
+        senders["lark"] = LarkSender(settings.lark, session)
     if settings.email is not None:
         from adapters.email.sender import EmailSender  # noqa: PLC0415
 
@@ -82,6 +86,10 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         from adapters.telegram.inbound import add_routes as add_telegram_routes  # noqa: PLC0415
 
         add_telegram_routes(app, settings.telegram)
+    if settings.lark is not None:
+        from adapters.lark.inbound import add_routes as add_lark_routes  # noqa: PLC0415
+
+        add_lark_routes(app, settings.lark)
     twilio = any(
         section is not None and section.provider == "twilio"
         for section in (settings.sms, settings.voice)

@@ -323,6 +323,19 @@ class LarkSettings(Strict):
     dm_assignees: bool = True
     thread_replies: bool = True
 
+    @model_validator(mode="after")
+    def _event_security(self) -> LarkSettings:
+        if self.mode == "long_connection":
+            raise ValueError(
+                'mode "long_connection" is not available yet: use "webhook" (POST /hooks/lark)'
+            )
+        if self.verification_token is None and self.encrypt_key is None:
+            raise ValueError(
+                "set encrypt_key (recommended) or verification_token: without either, "
+                "anyone could post events"
+            )
+        return self
+
     @property
     def base_url(self) -> str:
         """Where the Open API is, without a trailing slash."""
@@ -423,6 +436,7 @@ class Settings(Strict):
     logging: LoggingSettings = LoggingSettings()
     slack: SlackSettings | None = None
     telegram: TelegramSettings | None = None
+    lark: LarkSettings | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
     voice: VoiceSettings | None = None
@@ -437,7 +451,7 @@ class Settings(Strict):
 
 
 # Every chat platform's settings field on Settings; adding a platform adds its name here.
-CHAT_PLATFORMS = ("slack", "telegram")
+CHAT_PLATFORMS = ("slack", "telegram", "lark")
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:

@@ -381,6 +381,67 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "en": "I could not ask here. Send /{verb} {number} … instead.",
         "zh": "无法在此提问，请改为发送 /{verb} {number} …。",
     },
+    # --- Lark (adapters/lark) ---
+    "lark_help": {
+        "en": "Commands, in a direct message to me or after @mentioning me in a group:\n"
+        "• ack 42 — acknowledge #42\n"
+        "• close 42 [note] — close it, with an optional note\n"
+        "• reopen 42 — reopen it\n"
+        "• comment 42 <text> — add a comment\n"
+        "• escalate 42 [@person or member] — page the next level, or one person\n"
+        "• snooze 42 30m — quiet it for a while (minutes or hours)\n"
+        "• show 42 — the incident's card\n"
+        "• list — open incidents\n"
+        "• who — who is on call, and who holds which incident\n"
+        "• link — how your {platform} account is linked to an ackgate member\n"
+        "• help — this list",
+        "zh": "命令（私信我，或在群里 @我 后输入）：\n"
+        "• ack 42 — 认领 #42\n"
+        "• close 42 [备注] — 关闭，可附备注\n"
+        "• reopen 42 — 重新打开\n"
+        "• comment 42 <内容> — 添加评论\n"
+        "• escalate 42 [@成员 或成员名] — 升级到下一层级或指定成员\n"
+        "• snooze 42 30m — 暂缓一段时间（分钟或小时）\n"
+        "• show 42 — 查看事件卡片\n"
+        "• list — 未关闭的事件\n"
+        "• who — 当前值班及各事件的处理人\n"
+        "• link — 你的{platform}账号如何关联到 ackgate 成员\n"
+        "• help — 本列表",
+    },
+    "lark_usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "lark_bad_button": {
+        "en": "This button is no longer valid. Send help to me to act by command.",
+        "zh": "此按钮已失效，请私信我 help 查看命令。",
+    },
+    "lark_placeholder_comment": {"en": "Your comment", "zh": "评论内容"},
+    "lark_placeholder_escalate": {
+        "en": "Member to page (empty: the next level)",
+        "zh": "要通知的成员（留空则升级到下一层级）",
+    },
+    "lark_target_not_linked": {
+        "en": "{name} is not linked to an ackgate member yet.",
+        "zh": "{name} 尚未关联到 ackgate 成员。",
+    },
+    "lark_link_linked": {
+        "en": "Your {platform} account is linked to the member {member}.",
+        "zh": "你的{platform}账号已关联到成员 {member}。",
+    },
+    "lark_link_done": {
+        "en": "Your {platform} account is now linked to the member {member}: your email matched.",
+        "zh": "你的{platform}账号已按邮箱关联到成员 {member}。",
+    },
+    "lark_link_how": {
+        "en": "Your {platform} account ({user}) is not linked to an ackgate member. It links "
+        "itself when your {platform} email is your member's email; otherwise ask an admin to "
+        'add {{ platform = "lark", user_id = "{user}" }} to your member\'s identities.',
+        "zh": "你的{platform}账号（{user}）尚未关联到 ackgate 成员。若{platform}邮箱与成员邮箱"
+        '相同，会自动关联；否则请管理员把 {{ platform = "lark", user_id = "{user}" }} '
+        "加入你的成员 identities。",
+    },
+    "lark_text_only": {
+        "en": "I only read text. Send help for the commands.",
+        "zh": "我只能读取文字消息。发送 help 查看命令。",
+    },
     # --- email (adapters/email) ---
     "email_subject_closed": {"en": "[Closed]", "zh": "[已关闭]"},
     "email_subject_test": {"en": "[TEST]", "zh": "[测试]"},
