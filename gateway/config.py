@@ -369,6 +369,32 @@ class ZoomSettings(Strict):
     thread_replies: bool = False
 
 
+class TeamsSettings(Strict):
+    """The Microsoft Teams bot: its Entra ID (Azure AD) app, and where tokens come from."""
+
+    app_id: str = Field(min_length=2)
+    app_password: SecretStr = Field(min_length=8)
+    tenant_id: str | None = None  # single-tenant bots: tokens come from this tenant
+    openid_metadata_url: HttpUrl = HttpUrl(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    )
+    token_url: HttpUrl | None = None  # default: login.microsoftonline.com for the tenant
+    dm_assignees: bool = True
+    thread_replies: bool = True
+
+
+class DingtalkSettings(Strict):
+    """The DingTalk internal app and its robot: Stream mode (no public URL) or HTTP."""
+
+    client_id: str = Field(min_length=2)  # AppKey
+    client_secret: SecretStr = Field(min_length=8)  # AppSecret
+    robot_code: str = Field(min_length=2)
+    api_base_url: HttpUrl = HttpUrl("https://api.dingtalk.com")
+    mode: Literal["stream", "http"] = "stream"
+    dm_assignees: bool = True
+    thread_replies: bool = False
+
+
 class ServiceSettings(Strict):
     """Owns incidents: who is paged and which destinations follow them."""
 
