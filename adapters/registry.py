@@ -38,6 +38,14 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         from adapters.lark.sender import LarkSender  # noqa: PLC0415
 
         senders["lark"] = LarkSender(settings.lark, session)
+    if settings.wecom is not None:
+        from adapters.wecom.sender import WecomSender  # noqa: PLC0415
+
+        senders["wecom"] = WecomSender(settings.wecom, session)
+    if settings.zoom is not None:
+        from adapters.zoom.sender import ZoomSender  # noqa: PLC0415
+
+        senders["zoom"] = ZoomSender(settings.zoom, session)
     if settings.email is not None:
         from adapters.email.sender import EmailSender  # noqa: PLC0415
 
@@ -90,6 +98,14 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         from adapters.lark.inbound import add_routes as add_lark_routes  # noqa: PLC0415
 
         add_lark_routes(app, settings.lark)
+    if settings.wecom is not None:
+        from adapters.wecom.inbound import add_routes as add_wecom_routes  # noqa: PLC0415
+
+        add_wecom_routes(app, settings.wecom)
+    if settings.zoom is not None:
+        from adapters.zoom.inbound import add_routes as add_zoom_routes  # noqa: PLC0415
+
+        add_zoom_routes(app, settings.zoom)
     twilio = any(
         section is not None and section.provider == "twilio"
         for section in (settings.sms, settings.voice)

@@ -463,6 +463,8 @@ class Settings(Strict):
     slack: SlackSettings | None = None
     telegram: TelegramSettings | None = None
     lark: LarkSettings | None = None
+    wecom: WecomSettings | None = None
+    zoom: ZoomSettings | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
     voice: VoiceSettings | None = None
@@ -477,7 +479,7 @@ class Settings(Strict):
 
 
 # Every chat platform's settings field on Settings; adding a platform adds its name here.
-CHAT_PLATFORMS = ("slack", "telegram", "lark")
+CHAT_PLATFORMS = ("slack", "telegram", "lark", "wecom", "zoom")
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:

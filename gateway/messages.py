@@ -442,6 +442,112 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "en": "I only read text. Send help for the commands.",
         "zh": "我只能读取文字消息。发送 help 查看命令。",
     },
+    # --- Zoom (adapters/zoom) ---
+    "zoom_help": {
+        "en": "Commands, after the bot's slash command in a channel or in a direct message to me:\n"
+        "• ack 42 — acknowledge #42\n"
+        "• close 42 [note] — close it, with an optional note\n"
+        "• reopen 42 — reopen it\n"
+        "• comment 42 <text> — add a comment\n"
+        "• escalate 42 [member] — page the next level, or one member\n"
+        "• snooze 42 30m — quiet it for a while (minutes or hours)\n"
+        "• show 42 — the incident's card\n"
+        "• list — open incidents\n"
+        "• who — who is on call, and who holds which incident\n"
+        "• link — how your Zoom account is linked to an ackgate member\n"
+        "• help — this list",
+        "zh": "命令（在频道里跟在机器人的斜杠命令之后输入，或私信我）：\n"
+        "• ack 42 — 认领 #42\n"
+        "• close 42 [备注] — 关闭，可附备注\n"
+        "• reopen 42 — 重新打开\n"
+        "• comment 42 <内容> — 添加评论\n"
+        "• escalate 42 [成员名] — 升级到下一层级或指定成员\n"
+        "• snooze 42 30m — 暂缓一段时间（分钟或小时）\n"
+        "• show 42 — 查看事件卡片\n"
+        "• list — 未关闭的事件\n"
+        "• who — 当前值班及各事件的处理人\n"
+        "• link — 你的 Zoom 账号如何关联到 ackgate 成员\n"
+        "• help — 本列表",
+    },
+    "zoom_usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "zoom_bad_button": {
+        "en": "This button is no longer valid. Send help to me to act by command.",
+        "zh": "此按钮已失效，请私信我 help 查看命令。",
+    },
+    "zoom_comment_how": {
+        "en": "To comment on #{number}, send: comment {number} <your comment>",
+        "zh": "要评论 #{number}，请发送：comment {number} <评论内容>",
+    },
+    "zoom_not_linked": {
+        "en": "Your Zoom account ({user}) is not linked to an ackgate member yet. "
+        "Ask an admin to add it to your member in the configuration:\n"
+        '[[members.NAME.identities]]\nplatform = "zoom"\nuser_id = "{user}"\n'
+        "or to import it with ackgate mapping import (a CSV row: your email, zoom, {user}).",
+        "zh": "你的 Zoom 账号（{user}）尚未关联到 ackgate 成员。"
+        "请管理员在配置中把它加入你的成员：\n"
+        '[[members.NAME.identities]]\nplatform = "zoom"\nuser_id = "{user}"\n'
+        "或用 ackgate mapping import 导入（CSV 一行：你的邮箱、zoom、{user}）。",
+    },
+    "zoom_link_linked": {
+        "en": "Your Zoom account is linked to the member {member}.",
+        "zh": "你的 Zoom 账号已关联到成员 {member}。",
+    },
+    # --- WeCom (adapters/wecom) ---
+    "wecom_help": {
+        "en": "Commands; send them to me in this chat (a slash in front is fine):\n"
+        "• ack 42 — acknowledge #42\n"
+        "• close 42 [note] — close it, with an optional note\n"
+        "• reopen 42 — reopen it\n"
+        "• comment 42 <text> — add a comment\n"
+        "• escalate 42 [member] — page the next level, or one member\n"
+        "• snooze 42 30m — quiet it for a while (minutes or hours)\n"
+        "• show 42 — the incident's card\n"
+        "• list — open incidents\n"
+        "• who — who is on call, and who holds which incident\n"
+        "• link — how your WeCom account is linked to an ackgate member\n"
+        "• help — this list",
+        "zh": "命令（在此会话中发给我，前面可加斜杠）：\n"
+        "• ack 42 — 认领 #42\n"
+        "• close 42 [备注] — 关闭，可附备注\n"
+        "• reopen 42 — 重新打开\n"
+        "• comment 42 <内容> — 添加评论\n"
+        "• escalate 42 [成员] — 升级到下一层级或指定成员\n"
+        "• snooze 42 30m — 暂缓一段时间（分钟或小时）\n"
+        "• show 42 — 查看事件卡片\n"
+        "• list — 未关闭的事件\n"
+        "• who — 当前值班及各事件的处理人\n"
+        "• link — 你的企业微信账号如何关联到 ackgate 成员\n"
+        "• help — 本列表",
+    },
+    "wecom_usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "wecom_button_refresh": {"en": "Refresh", "zh": "刷新"},
+    "wecom_bad_button": {
+        "en": "This button is no longer valid. Send help to me to act by command.",
+        "zh": "此按钮已失效，请发送 help 查看命令。",
+    },
+    "wecom_comment_how": {
+        "en": "To comment on #{number}, send me: comment {number} <your text>",
+        "zh": "要评论 #{number}，请发给我：comment {number} <内容>",
+    },
+    "wecom_text_only": {
+        "en": "I only read text. Send help for the commands.",
+        "zh": "我只能读取文字消息。发送 help 查看命令。",
+    },
+    "wecom_link_linked": {
+        "en": "Your WeCom account is linked to the member {member}.",
+        "zh": "你的企业微信账号已关联到成员 {member}。",
+    },
+    "wecom_link_how": {
+        "en": "Your WeCom account (UserID {user}) is not linked to an ackgate member yet. "
+        "Ask an admin to add it to your member in the configuration:\n"
+        '[[members.NAME.identities]]\nplatform = "wecom"\nuser_id = "{user}"\n'
+        "or to import it with ackgate mapping import "
+        "(a CSV row: your email, wecom, {user}).",
+        "zh": "你的企业微信账号（UserID {user}）尚未关联到 ackgate 成员。"
+        "请管理员在配置中把它加入你的成员：\n"
+        '[[members.NAME.identities]]\nplatform = "wecom"\nuser_id = "{user}"\n'
+        "或用 ackgate mapping import 导入（CSV 一行：你的邮箱、wecom、{user}）。",
+    },
     # --- email (adapters/email) ---
     "email_subject_closed": {"en": "[Closed]", "zh": "[已关闭]"},
     "email_subject_test": {"en": "[TEST]", "zh": "[测试]"},

@@ -1,0 +1,184 @@
+"""Text commands (the slash command's text, or a direct message to the bot): parse, act or
+answer, as a chatbot message's ``content``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from adapters.zoom.acting import LANG, ZoomActors, not_linked
+from cards.build import Viewer, build_card
+from cards.model import ELLIPSIS, clip
+from cards.render.zoom import TEXT_MAX, render_content
+from gateway import messages, queries
+from gateway.commands import Command, CommandError, parse
+from gateway.domain import Incident, JSONObject, Verb
+from gateway.errors import ActionRefused, NotFound
+from gateway.links import LinkSigner
+from gateway.notices import card_json
+from gateway.oncall import OnCall, on_call_now
+from gateway.wire import incident_json
+
+LIST_LIMIT = 20
+
+
+def text_content(text: str) -> JSONObject:
+    """A plain chatbot message saying ``text`` (cut to fit)."""
+    return {"body": [{"type": "message", "text": clip(text, TEXT_MAX)}]}
+
+
+class Conversation:
+    """Answers one line of text from a Zoom user."""
+
+    def __init__(self, actors: ZoomActors) -> None:
+        self.actors = actors
+        self.rt = actors.rt
+        server = self.rt.settings.server
+        self._signer = LinkSigner(server.secret_key.get_secret_value())
+        self._link_ttl = timedelta(hours=server.link_ttl_h)
+
+    async def answer(self, text: str, *, user_jid: str, callback_id: str | None) -> JSONObject:
+        """The reply to ``text``; refusals and mistakes are answered, never raised."""
+        try:
+            command = parse(text)
+            if command.verb is not None and command.incident is not None:
+                said = await self._act(
+                    command, command.verb, command.incident, user_jid, callback_id
+                )
+                return text_content(said)
+            return await self._tell(command, user_jid)
+        except CommandError as mistake:
+            return text_content(mistake_text(mistake, LANG))
+        except (ActionRefused, NotFound) as refusal:
+            return text_content(refusal.message)
+
+    async def _tell(self, command: Command, user_jid: str) -> JSONObject:
+        if command.name == "show" and command.incident is not None:
+            return await self._show(command.incident, user_jid)
+        if command.name == "list":
+            return text_content(list_text(await queries.open_incidents(self.rt, LIST_LIMIT), LANG))
+        if command.name == "who":
+            incidents = await queries.open_incidents(self.rt, LIST_LIMIT)
+            now = on_call_now(self.rt.settings, self.rt.clock.now())
+            return text_content(who_text(incidents, LANG, now))
+        if command.name == "link":
+            member = await self.actors.linked(user_jid)
+            if member is None:
+                return text_content(not_linked(user_jid, LANG))
+            return text_content(messages.text("zoom_link_linked", LANG, member=member))
+        return text_content(messages.text("zoom_help", LANG))
+
+    async def _act(
+        self,
+        command: Command,
+        verb: Verb,
+        number: int,
+        user_jid: str,
+        callback_id: str | None,
+    ) -> str:
+        args: dict[str, Any] = {}
+        if verb is Verb.COMMENT:
+            args["text"] = command.text
+        elif verb is Verb.SNOOZE and command.minutes is not None:
+            args["minutes"] = command.minutes
+        elif verb is Verb.ESCALATE and command.member is not None:
+            args["member"] = command.member
+
+        async def act(what: Verb, what_args: dict[str, Any], key: str | None) -> str:
+            outcome = await self.actors.perform(
+                user_jid=user_jid, incident=number, verb=what, args=what_args, callback_id=key
+            )
+            return outcome.message
+
+        if verb is Verb.CLOSE and command.text:
+            # The note goes first, so the close is the incident's last word (and card update).
+            await act(Verb.COMMENT, {"text": command.text}, callback_id and f"{callback_id}:note")
+        return await act(verb, args, callback_id)
+
+    async def _show(self, number: int, user_jid: str) -> JSONObject:
+        incident = await queries.incident(self.rt, number)
+        if incident is None:
+            return text_content(messages.text("not_found", LANG, number=number))
+        member = await self.actors.linked(user_jid)
+        base = self.rt.settings.server.base_url
+        link = (
+            self._signer.url(base, member, number, self.rt.clock.now(), self._link_ttl)
+            if member
+            else f"{base}/incidents/{number}"
+        )
+        return render_content(build_card(card_json(incident), Viewer(lang=LANG, link=link)))
+
+
+def mistake_text(mistake: CommandError, lang: str) -> str:
+    """What was wrong with a command, then how to write it (or the whole help)."""
+    problem = messages.text(mistake.key, lang, **mistake.values)
+    if mistake.usage is None:
+        return f"{problem}\n{messages.text('zoom_help', lang)}"
+    return f"{problem}\n{messages.text('zoom_usage', lang, usage=mistake.usage)}"
+
+
+def list_text(incidents: list[Incident], lang: str) -> str:
+    """Open incidents, one line each, worded like their cards."""
+    if not incidents:
+        return messages.text("slack_no_open", lang)
+    lines = [messages.text("slack_list_header", lang, count=len(incidents))]
+    for incident in incidents:
+        card = build_card(incident_json(incident), Viewer(lang=lang))
+        assignees = ", ".join(incident.assignees)
+        lines.append(
+            messages.text(
+                "slack_list_line",
+                lang,
+                emoji=card.emoji,
+                title=card.title,
+                status=card.status_line,
+                assignees=f" · {assignees}" if assignees else "",
+            )
+        )
+    return fit_lines(lines)
+
+
+def who_text(incidents: list[Incident], lang: str, on_call: Sequence[OnCall] = ()) -> str:
+    """Who is on call now (schedules, each service's first level), then who holds what."""
+    lines: list[str] = []
+    if on_call:
+        lines.append(messages.text("slack_who_oncall_header", lang))
+    nobody = messages.text("slack_who_nobody_paged", lang)
+    lines.extend(
+        messages.text(
+            f"slack_who_{entry.kind}",
+            lang,
+            name=entry.name,
+            policy=f" ({entry.policy})" if entry.policy else "",
+            members=", ".join(entry.members) or nobody,
+        )
+        for entry in on_call
+    )
+    by_member: dict[str, list[str]] = {}
+    for incident in incidents:
+        for member in incident.assignees:
+            by_member.setdefault(member, []).append(f"#{incident.number}")
+    if not by_member:
+        lines.append(messages.text("slack_who_nobody", lang))
+    else:
+        lines.append(messages.text("slack_who_header", lang))
+        lines.extend(
+            messages.text("slack_who_line", lang, member=member, incidents=", ".join(numbers))
+            for member, numbers in sorted(by_member.items())
+        )
+    return fit_lines(lines)
+
+
+def fit_lines(lines: Sequence[str]) -> str:
+    """As many whole ``lines`` as fit one message, then "…"."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        cost = len(line) + (1 if kept else 0)
+        if used + cost > TEXT_MAX - len(ELLIPSIS) - 1:
+            kept.append(ELLIPSIS)
+            break
+        kept.append(line)
+        used += cost
+    return "\n".join(kept)

@@ -1,0 +1,166 @@
+"""Posts incident cards to Zoom channels and to people (the bot's DM with them), and keeps
+every posted card up to date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from adapters.zoom.api import ZoomApi
+from cards.build import Viewer, build_card
+from cards.model import clip
+from cards.render.zoom import render_content
+from gateway import messages
+from gateway.config import ZoomSettings
+from gateway.domain import JSONObject, Verb
+from gateway.errors import Rejected
+from gateway.outbox import Job, SendResult
+
+log = logging.getLogger(__name__)
+
+LANG = "en"
+REPLY_MAX = 500  # one short line under the card, not a second card
+CALL_TIMEOUT_S = 5.0  # per API call; the outbox bounds the whole send too
+
+
+class ZoomSender:
+    """The outbox's sender for ``channel = "zoom"``: ``op`` ``post``, ``update``, ``reply``.
+
+    A card goes to ``to_jid``: the channel JID of ``{"chat": …}``, or the user JID of
+    ``{"dm": …}`` (Zoom delivers that to the bot's conversation with the person). No retries
+    here: a failure is raised as a PlatformError and the outbox retries it.
+    """
+
+    channel = "zoom"
+
+    def __init__(self, settings: ZoomSettings, session: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._api = ZoomApi(settings, session, timeout_s=CALL_TIMEOUT_S)
+
+    async def send(self, job: Job) -> SendResult:
+        """Post, update or reply to one card; raises a PlatformError when Zoom says no."""
+        op = job.payload.get("op")
+        if op == "post":
+            return await self._post(job)
+        if op == "update":
+            return await self._update(job)
+        if op == "reply":
+            return await self._reply(job)
+        raise Rejected(f"zoom delivery has no known op: {op!r}", code="bad_op")
+
+    async def _post(self, job: Job) -> SendResult:
+        dest = job.destination
+        user = dest.get("dm")
+        if user is not None:
+            if not self._settings.dm_assignees:
+                # The core writes a DM for everyone paged; this gateway asked for none.
+                log.debug("delivery %s: zoom.dm_assignees is off, DM skipped", job.delivery_id)
+                return SendResult()
+            to_jid = _text(user, "dm")
+        else:
+            to_jid = _text(dest.get("chat"), "chat")
+        sent = await self._api.send(to_jid, _content(job))
+        message_id = sent.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            # Delivered (sending again would post it twice), but it can never be updated.
+            log.warning(
+                "delivery %s: zoom gave no message_id, the card stays as sent", job.delivery_id
+            )
+            return SendResult()
+        return SendResult(message_ref=message_id, chat_id=to_jid)
+
+    async def _update(self, job: Job) -> SendResult:
+        message_id = _text(job.destination.get("message"), "message")
+        await self._api.edit(message_id, _content(job))
+        return SendResult()
+
+    async def _reply(self, job: Job) -> SendResult:
+        """One short line threaded under the card (``reply_to``), saying what changed."""
+        to_jid = _text(job.destination.get("chat"), "chat")
+        message_id = _text(job.destination.get("message"), "message")
+        entry = job.payload.get("entry")
+        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        if line:
+            content: JSONObject = {"body": [{"type": "message", "text": line}]}
+            await self._api.send(to_jid, content, reply_to=message_id)
+        return SendResult()
+
+
+def _content(job: Job) -> JSONObject:
+    incident = job.payload.get("incident")
+    if not isinstance(incident, dict):
+        raise Rejected("zoom delivery has no incident card", code="no_incident")
+    url = job.payload.get("url")
+    buttons = job.payload.get("buttons")
+    viewer = Viewer(
+        lang=LANG,
+        link=url if isinstance(url, str) else None,
+        buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
+    )
+    return render_content(build_card(incident, viewer))
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"zoom destination has no {field}", code=f"no_{field}")
+    return value
+
+
+def reply_line(entry: Mapping[str, Any], lang: str = LANG) -> str | None:
+    """The plain line posted under a card for a timeline entry (None: the card says it all).
+
+    Worded like Slack's thread replies (the same message keys), so both read alike.
+    """
+    kind = str(entry.get("kind") or "")
+    actor = entry.get("actor")
+    data: Mapping[str, Any] = entry.get("data") or {}
+    targets = ", ".join(str(t) for t in data.get("assignees") or ()) or "-"
+    if kind == "triggered":
+        return None
+    if kind == "acknowledged" and actor:
+        text = messages.text("acked", lang, actor=actor)
+    elif kind == "closed":
+        text = (
+            messages.text("closed", lang, actor=actor)
+            if actor
+            else messages.text("card_closed_resolved", lang)
+        )
+    elif kind == "reopened" and actor:
+        text = messages.text("reopened", lang, actor=actor)
+    elif kind == "escalated":
+        text = (
+            messages.text("escalated", lang, actor=actor, targets=targets)
+            if actor
+            else messages.text("slack_thread_escalated", lang, targets=targets)
+        )
+    elif kind == "commented" and actor:
+        comment = " ".join(str(data.get("text") or "").split())
+        text = messages.text("slack_thread_commented", lang, actor=actor, text=comment)
+    elif kind == "snoozed" and actor:
+        until = str(data.get("until") or "?").replace("T", " ")[:16] + " UTC"
+        text = messages.text("snoozed", lang, actor=actor, until=until)
+    elif kind == "assigned" and actor:
+        text = messages.text("assigned", lang, actor=actor, targets=targets)
+    elif kind == "severity_changed" and actor:
+        text = messages.text("severity_changed", lang, actor=actor, severity=data.get("to", "?"))
+    elif kind == "snooze_expired":
+        text = messages.text("slack_thread_snooze_expired", lang, targets=targets)
+    elif kind == "escalation_exhausted":
+        text = messages.text("slack_thread_exhausted", lang)
+    else:
+        text = _generic(kind, actor, str(entry.get("source") or "?"), lang)
+    return clip(text, REPLY_MAX)
+
+
+def _generic(kind: str, actor: object, source: str, lang: str) -> str:
+    try:
+        word = messages.text(f"card_kind_{kind}", lang)
+    except KeyError:
+        word = kind.replace("_", " ")
+    word = word[:1].upper() + word[1:]
+    if actor:
+        return messages.text("slack_thread_event_by", lang, kind=word, actor=actor)
+    return messages.text("slack_thread_event", lang, kind=word, source=source)

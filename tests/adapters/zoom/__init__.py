@@ -1,0 +1,1 @@
+"""Zoom Team Chat adapter tests."""
