@@ -46,6 +46,10 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         from adapters.zoom.sender import ZoomSender  # noqa: PLC0415
 
         senders["zoom"] = ZoomSender(settings.zoom, session)
+    if settings.teams is not None:
+        from adapters.teams.sender import TeamsSender  # noqa: PLC0415
+
+        senders["teams"] = TeamsSender(settings, session)
     if settings.email is not None:
         from adapters.email.sender import EmailSender  # noqa: PLC0415
 
@@ -106,6 +110,10 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         from adapters.zoom.inbound import add_routes as add_zoom_routes  # noqa: PLC0415
 
         add_zoom_routes(app, settings.zoom)
+    if settings.teams is not None:
+        from adapters.teams.inbound import add_routes as add_teams_routes  # noqa: PLC0415
+
+        add_teams_routes(app, settings.teams)
     twilio = any(
         section is not None and section.provider == "twilio"
         for section in (settings.sms, settings.voice)

@@ -465,6 +465,7 @@ class Settings(Strict):
     lark: LarkSettings | None = None
     wecom: WecomSettings | None = None
     zoom: ZoomSettings | None = None
+    teams: TeamsSettings | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
     voice: VoiceSettings | None = None
@@ -479,7 +480,7 @@ class Settings(Strict):
 
 
 # Every chat platform's settings field on Settings; adding a platform adds its name here.
-CHAT_PLATFORMS = ("slack", "telegram", "lark", "wecom", "zoom")
+CHAT_PLATFORMS = ("slack", "telegram", "lark", "wecom", "zoom", "teams")
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:

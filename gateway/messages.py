@@ -381,6 +381,77 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "en": "I could not ask here. Send /{verb} {number} … instead.",
         "zh": "无法在此提问，请改为发送 /{verb} {number} …。",
     },
+    # --- Teams (adapters/teams) ---
+    "teams_help": {
+        "en": "Commands, in a chat with me or after @mentioning me in a channel:\n"
+        "• ack 42 — acknowledge #42\n"
+        "• close 42 [note] — close it, with an optional note\n"
+        "• reopen 42 — reopen it\n"
+        "• comment 42 <text> — add a comment\n"
+        "• escalate 42 [@person or member] — page the next level, or one person\n"
+        "• snooze 42 30m — quiet it for a while (minutes or hours)\n"
+        "• show 42 — the incident's card\n"
+        "• list — open incidents\n"
+        "• who — who is on call, and who holds which incident\n"
+        "• link — how your Teams account is linked to an ackgate member\n"
+        "• help — this list",
+        "zh": "命令（在与我的聊天中，或在频道里 @我 后输入）：\n"
+        "• ack 42 — 认领 #42\n"
+        "• close 42 [备注] — 关闭，可附备注\n"
+        "• reopen 42 — 重新打开\n"
+        "• comment 42 <内容> — 添加评论\n"
+        "• escalate 42 [@成员 或成员名] — 升级到下一层级或指定成员\n"
+        "• snooze 42 30m — 暂缓一段时间（分钟或小时）\n"
+        "• show 42 — 查看事件卡片\n"
+        "• list — 未关闭的事件\n"
+        "• who — 当前值班及各事件的处理人\n"
+        "• link — 你的 Teams 账号如何关联到 ackgate 成员\n"
+        "• help — 本列表",
+    },
+    "teams_usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "teams_chat_id": {
+        "en": 'To post incident cards here, use chat = "{chat}" in a notify destination '
+        'of kind "teams".',
+        "zh": '要把事件卡片发到这里，请在 kind 为 "teams" 的通知目标中设置 chat = "{chat}"。',
+    },
+    "teams_welcome": {
+        "en": "Hello! I post ackgate incident cards and act on them. Send help to me for the "
+        "commands.",
+        "zh": "你好！我会发送 ackgate 事件卡片，并可直接处理事件。发送 help 查看命令。",
+    },
+    "teams_bad_button": {
+        "en": "This button is no longer valid. Send help to me to act by command.",
+        "zh": "此按钮已失效，请发送 help 给我查看命令。",
+    },
+    "teams_placeholder_comment": {"en": "Your comment", "zh": "评论内容"},
+    "teams_placeholder_escalate": {
+        "en": "The next level, or pick a member",
+        "zh": "下一升级层级，或选择成员",
+    },
+    "teams_not_linked": {
+        "en": "Your Teams account ({user}) is not linked to an ackgate member yet. Ask an admin "
+        'to add {{ platform = "teams", user_id = "{user}" }} to your member\'s identities.',
+        "zh": "你的 Teams 账号（{user}）尚未关联到 ackgate 成员。请管理员把 "
+        '{{ platform = "teams", user_id = "{user}" }} 加入你的成员 identities。',
+    },
+    "teams_target_not_linked": {
+        "en": "{name} is not linked to an ackgate member yet.",
+        "zh": "{name} 尚未关联到 ackgate 成员。",
+    },
+    "teams_link_linked": {
+        "en": "Your Teams account is linked to the member {member}.",
+        "zh": "你的 Teams 账号已关联到成员 {member}。",
+    },
+    "teams_link_how": {
+        "en": "Your Teams account ({user}) is not linked to an ackgate member yet. "
+        "Ask an admin to add it to your member in the configuration:\n"
+        '[[members.NAME.identities]]\nplatform = "teams"\nuser_id = "{user}"\n'
+        "or to import it with ackgate mapping import (a CSV row: your email, teams, {user}).",
+        "zh": "你的 Teams 账号（{user}）尚未关联到 ackgate 成员。"
+        "请管理员在配置中把它加入你的成员：\n"
+        '[[members.NAME.identities]]\nplatform = "teams"\nuser_id = "{user}"\n'
+        "或用 ackgate mapping import 导入（CSV 一行：你的邮箱、teams、{user}）。",
+    },
     # --- Lark (adapters/lark) ---
     "lark_help": {
         "en": "Commands, in a direct message to me or after @mentioning me in a group:\n"

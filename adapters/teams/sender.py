@@ -1,0 +1,179 @@
+"""Posts incident cards to Teams channels, chats and 1:1 chats, and keeps every posted card up
+to date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from adapters.teams.addresses import KNOWN, Address, resolve, thread_of
+from adapters.teams.connector import ConnectorApi
+from adapters.teams.views import card_message, incident_card, text_message
+from cards.model import clip
+from cards.render.teams import MESSAGE_MAX_BYTES, size
+from gateway import messages
+from gateway.config import Settings
+from gateway.domain import JSONObject, Verb
+from gateway.errors import ConfigError, Rejected
+from gateway.outbox import Job, SendResult
+
+log = logging.getLogger(__name__)
+
+LANG = "en"
+REPLY_MAX = 500  # one short line under the card, not a second card
+CALL_TIMEOUT_S = 10.0  # per Bot Connector call; the outbox bounds the whole send too
+
+
+class TeamsSender:
+    """The outbox's sender for ``channel = "teams"``: ``op`` ``post``, ``update``, ``reply``.
+
+    Takes the whole Settings: a card's Escalate form lists the members. No retries here: a
+    failure is raised as a PlatformError and the outbox retries it.
+    """
+
+    channel = "teams"
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+        if settings.teams is None:
+            raise ConfigError(["teams: the [teams] section is needed to send to Teams"])
+        self._settings = settings
+        self._teams = settings.teams
+        self._api = ConnectorApi(settings.teams, session, timeout_s=CALL_TIMEOUT_S)
+
+    async def send(self, job: Job) -> SendResult:
+        """Post, update or reply to one card; raises a PlatformError when Teams says no."""
+        op = job.payload.get("op")
+        if op == "post":
+            return await self._post(job)
+        if op == "update":
+            return await self._update(job)
+        if op == "reply":
+            return await self._reply(job)
+        raise Rejected(f"teams delivery has no known op: {op!r}", code="bad_op")
+
+    async def _post(self, job: Job) -> SendResult:
+        """A card in a channel or chat (``chat``), or in a member's 1:1 chat (``dm``)."""
+        dest = job.destination
+        user = dest.get("dm")
+        message = self._message(job)
+        if user is not None:
+            if not self._teams.dm_assignees:
+                # The core writes a DM for everyone paged; this gateway asked for none.
+                log.debug("delivery %s: teams.dm_assignees is off, DM skipped", job.delivery_id)
+                return SendResult()
+            person = resolve(_text(user, "dm"))
+            seen = KNOWN.get(person.id)
+            tenant = self._teams.tenant_id or (seen.tenant_id if seen is not None else None)
+            chat_id = await self._api.personal_chat(person.service_url, person.id, tenant)
+            where = Address(person.service_url, chat_id)
+            chat = str(where)  # carries its service URL: later updates need no lookup
+        else:
+            chat = _text(dest.get("chat"), "chat")  # as configured: the core matches it
+            where = resolve(chat)
+        posted = await self._api.send(where, message)
+        return SendResult(message_ref=posted, chat_id=chat)
+
+    async def _update(self, job: Job) -> SendResult:
+        where = resolve(_text(job.destination.get("chat"), "chat"))
+        await self._api.update(
+            where, _text(job.destination.get("message"), "message"), self._message(job)
+        )
+        return SendResult()
+
+    async def _reply(self, job: Job) -> SendResult:
+        """One short line in the card's thread (a channel) or under it (a chat)."""
+        where = resolve(_text(job.destination.get("chat"), "chat"))
+        root = _text(job.destination.get("message"), "message")
+        entry = job.payload.get("entry")
+        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        if line:
+            thread = Address(where.service_url, thread_of(where.id, root))
+            await self._api.reply(thread, root, text_message(line))
+        return SendResult()
+
+    def _message(self, job: Job) -> JSONObject:
+        """The card message for the job's incident, within the 28 KB a message may take."""
+        incident = job.payload.get("incident")
+        if not isinstance(incident, dict):
+            raise Rejected("teams delivery has no incident card", code="no_incident")
+        url = job.payload.get("url")
+        buttons = job.payload.get("buttons")
+        card, fallback = incident_card(
+            incident,
+            link=url if isinstance(url, str) else None,
+            members=self._settings.members,
+            buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
+        )
+        message = card_message(card, fallback)
+        if size(message) > MESSAGE_MAX_BYTES:
+            # The renderer keeps cards far below this: only a broken card gets here.
+            raise Rejected(
+                f"teams card is {size(message)} bytes, over {MESSAGE_MAX_BYTES}", code="too_large"
+            )
+        return message
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"teams destination has no {field}", code=f"no_{field}")
+    return value
+
+
+def reply_line(entry: Mapping[str, Any], lang: str = LANG) -> str | None:
+    """The plain line posted under a card for a timeline entry (None: the card says it all).
+
+    Worded like Slack's thread replies (the same message keys), so both read alike.
+    """
+    kind = str(entry.get("kind") or "")
+    actor = entry.get("actor")
+    data: Mapping[str, Any] = entry.get("data") or {}
+    targets = ", ".join(str(t) for t in data.get("assignees") or ()) or "-"
+    if kind == "triggered":
+        return None
+    if kind == "acknowledged" and actor:
+        text = messages.text("acked", lang, actor=actor)
+    elif kind == "closed":
+        text = (
+            messages.text("closed", lang, actor=actor)
+            if actor
+            else messages.text("card_closed_resolved", lang)
+        )
+    elif kind == "reopened" and actor:
+        text = messages.text("reopened", lang, actor=actor)
+    elif kind == "escalated":
+        text = (
+            messages.text("escalated", lang, actor=actor, targets=targets)
+            if actor
+            else messages.text("slack_thread_escalated", lang, targets=targets)
+        )
+    elif kind == "commented" and actor:
+        comment = " ".join(str(data.get("text") or "").split())
+        text = messages.text("slack_thread_commented", lang, actor=actor, text=comment)
+    elif kind == "snoozed" and actor:
+        until = str(data.get("until") or "?").replace("T", " ")[:16] + " UTC"
+        text = messages.text("snoozed", lang, actor=actor, until=until)
+    elif kind == "assigned" and actor:
+        text = messages.text("assigned", lang, actor=actor, targets=targets)
+    elif kind == "severity_changed" and actor:
+        text = messages.text("severity_changed", lang, actor=actor, severity=data.get("to", "?"))
+    elif kind == "snooze_expired":
+        text = messages.text("slack_thread_snooze_expired", lang, targets=targets)
+    elif kind == "escalation_exhausted":
+        text = messages.text("slack_thread_exhausted", lang)
+    else:
+        text = _generic(kind, actor, str(entry.get("source") or "?"), lang)
+    return clip(text, REPLY_MAX)
+
+
+def _generic(kind: str, actor: object, source: str, lang: str) -> str:
+    try:
+        word = messages.text(f"card_kind_{kind}", lang)
+    except KeyError:
+        word = kind.replace("_", " ")
+    word = word[:1].upper() + word[1:]
+    if actor:
+        return messages.text("slack_thread_event_by", lang, kind=word, actor=actor)
+    return messages.text("slack_thread_event", lang, kind=word, source=source)
