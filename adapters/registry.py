@@ -50,6 +50,10 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
         from adapters.teams.sender import TeamsSender  # noqa: PLC0415
 
         senders["teams"] = TeamsSender(settings, session)
+    if settings.dingtalk is not None:
+        from adapters.dingtalk.sender import DingtalkSender  # noqa: PLC0415
+
+        senders["dingtalk"] = DingtalkSender(settings.dingtalk, session)
     if settings.email is not None:
         from adapters.email.sender import EmailSender  # noqa: PLC0415
 
@@ -114,6 +118,10 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         from adapters.teams.inbound import add_routes as add_teams_routes  # noqa: PLC0415
 
         add_teams_routes(app, settings.teams)
+    if settings.dingtalk is not None:
+        from adapters.dingtalk.inbound import add_routes as add_dingtalk_routes  # noqa: PLC0415
+
+        add_dingtalk_routes(app, settings.dingtalk)
     twilio = any(
         section is not None and section.provider == "twilio"
         for section in (settings.sms, settings.voice)

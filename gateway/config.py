@@ -466,6 +466,7 @@ class Settings(Strict):
     wecom: WecomSettings | None = None
     zoom: ZoomSettings | None = None
     teams: TeamsSettings | None = None
+    dingtalk: DingtalkSettings | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
     voice: VoiceSettings | None = None
@@ -480,7 +481,7 @@ class Settings(Strict):
 
 
 # Every chat platform's settings field on Settings; adding a platform adds its name here.
-CHAT_PLATFORMS = ("slack", "telegram", "lark", "wecom", "zoom", "teams")
+CHAT_PLATFORMS = ("slack", "telegram", "lark", "wecom", "zoom", "teams", "dingtalk")
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:

@@ -619,6 +619,79 @@ _TEXT: dict[str, dict[Lang, str]] = {
         '[[members.NAME.identities]]\nplatform = "wecom"\nuser_id = "{user}"\n'
         "或用 ackgate mapping import 导入（CSV 一行：你的邮箱、wecom、{user}）。",
     },
+    # --- DingTalk (adapters/dingtalk) ---
+    "dingtalk_help": {
+        "en": "Commands, in a direct message to me or after @mentioning me in a group:\n"
+        "• ack 42 — acknowledge #42\n"
+        "• close 42 [note] — close it, with an optional note\n"
+        "• reopen 42 — reopen it\n"
+        "• comment 42 <text> — add a comment\n"
+        "• escalate 42 [@person or member] — page the next level, or one person\n"
+        "• snooze 42 30m — quiet it for a while (minutes or hours)\n"
+        "• show 42 — the incident's card\n"
+        "• list — open incidents\n"
+        "• who — who is on call, and who holds which incident\n"
+        "• link — how your DingTalk account is linked to an ackgate member\n"
+        "• help — this list",
+        "zh": "命令（私聊我，或在群里 @我 后输入）：\n"
+        "• ack 42 — 认领 #42\n"
+        "• close 42 [备注] — 关闭，可附备注\n"
+        "• reopen 42 — 重新打开\n"
+        "• comment 42 <内容> — 添加评论\n"
+        "• escalate 42 [@成员 或成员名] — 升级到下一层级或指定成员\n"
+        "• snooze 42 30m — 暂缓一段时间（分钟或小时）\n"
+        "• show 42 — 查看事件卡片\n"
+        "• list — 未关闭的事件\n"
+        "• who — 当前值班及各事件的处理人\n"
+        "• link — 你的钉钉账号如何关联到 ackgate 成员\n"
+        "• help — 本列表",
+    },
+    "dingtalk_usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "dingtalk_bad_button": {
+        "en": "This button is no longer valid. Send help to me to act by command.",
+        "zh": "此按钮已失效，请私聊我发送 help 查看命令。",
+    },
+    "dingtalk_comment_how": {
+        "en": "To comment on #{number}, send me: comment {number} <your text>",
+        "zh": "要评论 #{number}，请发给我：comment {number} <内容>",
+    },
+    "dingtalk_text_only": {
+        "en": "I only read text. Send help for the commands.",
+        "zh": "我只能读取文字消息。发送 help 查看命令。",
+    },
+    "dingtalk_target_not_linked": {
+        "en": "{name} is not linked to an ackgate member yet.",
+        "zh": "{name} 尚未关联到 ackgate 成员。",
+    },
+    "dingtalk_not_linked": {
+        "en": "Your DingTalk account (staff id {user}) is not linked to an ackgate member yet. "
+        "Ask an admin to add it to your member in the configuration:\n"
+        '[[members.NAME.identities]]\nplatform = "dingtalk"\nuser_id = "{user}"\n'
+        "or to import it with ackgate mapping import (a CSV row: your email, dingtalk, {user}).",
+        "zh": "你的钉钉账号（staff id {user}）尚未关联到 ackgate 成员。"
+        "请管理员在配置中把它加入你的成员：\n"
+        '[[members.NAME.identities]]\nplatform = "dingtalk"\nuser_id = "{user}"\n'
+        "或用 ackgate mapping import 导入（CSV 一行：你的邮箱、dingtalk、{user}）。",
+    },
+    "dingtalk_link_linked": {
+        "en": "Your DingTalk account is linked to the member {member}.",
+        "zh": "你的钉钉账号已关联到成员 {member}。",
+    },
+    "dingtalk_link_done": {
+        "en": "Your DingTalk account is now linked to the member {member}: your mobile matched.",
+        "zh": "你的钉钉账号已按手机号关联到成员 {member}。",
+    },
+    "dingtalk_link_how": {
+        "en": "Your DingTalk account (staff id {user}) is not linked to an ackgate member yet. "
+        "It links itself when your DingTalk mobile is your member's phone; otherwise ask an "
+        "admin to add it to your member in the configuration:\n"
+        '[[members.NAME.identities]]\nplatform = "dingtalk"\nuser_id = "{user}"\n'
+        "or to import it with ackgate mapping import (a CSV row: your email, dingtalk, {user}).",
+        "zh": "你的钉钉账号（staff id {user}）尚未关联到 ackgate 成员。若钉钉手机号与成员手机号"
+        "相同，会自动关联；否则请管理员在配置中把它加入你的成员：\n"
+        '[[members.NAME.identities]]\nplatform = "dingtalk"\nuser_id = "{user}"\n'
+        "或用 ackgate mapping import 导入（CSV 一行：你的邮箱、dingtalk、{user}）。",
+    },
     # --- email (adapters/email) ---
     "email_subject_closed": {"en": "[Closed]", "zh": "[已关闭]"},
     "email_subject_test": {"en": "[TEST]", "zh": "[测试]"},

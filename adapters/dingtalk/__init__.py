@@ -1,0 +1,1 @@
+"""DingTalk: the app's robot sends cards (our own aiohttp client); Stream or HTTP brings clicks."""
