@@ -88,7 +88,7 @@ async def test_forged_requests_are_refused_and_change_nothing(
     platform: str, aiohttp_client: Any, tmp_path: Path
 ) -> None:
     section, path, headers = PLATFORMS[platform]
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/t.db", **{platform: section})
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/t.db", None, **{platform: section})
     app = create_app(settings, clock=ManualClock(), workers=False)
     client = await aiohttp_client(app)
     rt = app[RUNTIME]
@@ -104,7 +104,7 @@ async def test_forged_requests_are_refused_and_change_nothing(
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
 async def test_a_configured_platform_has_a_sender(platform: str, tmp_path: Path) -> None:
     section, _, _ = PLATFORMS[platform]
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/t.db", **{platform: section})
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/t.db", None, **{platform: section})
     async with aiohttp.ClientSession() as session:
         senders = build_senders(settings, session)
         assert senders[platform].channel == platform
