@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.acting import LANG, SlackActors
 from adapters.slack.commands import Command, CommandError, parse
 from cards.build import Viewer, build_card
+from cards.lines import list_lines, who_lines
 from cards.render.slack import render_message
 from gateway import messages, queries
 from gateway.domain import Incident, JSONObject, Verb
@@ -22,7 +23,6 @@ from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
-from gateway.wire import incident_json
 
 log = logging.getLogger(__name__)
 
@@ -184,54 +184,12 @@ class Conversation:
 
 def list_text(incidents: list[Incident], lang: str) -> str:
     """Open incidents, one line each, worded like their cards."""
-    if not incidents:
-        return messages.text("slack_no_open", lang)
-    lines = [messages.text("slack_list_header", lang, count=len(incidents))]
-    for incident in incidents:
-        card = build_card(incident_json(incident), Viewer(lang=lang))
-        assignees = ", ".join(incident.assignees)
-        lines.append(
-            messages.text(
-                "slack_list_line",
-                lang,
-                emoji=card.emoji,
-                title=escape(card.title),
-                status=escape(card.status_line),
-                assignees=f" · {escape(assignees)}" if assignees else "",
-            )
-        )
-    return "\n".join(lines)
+    return "\n".join(list_lines(incidents, lang, escape=escape))
 
 
 def who_text(incidents: list[Incident], lang: str, on_call: Sequence[OnCall] = ()) -> str:
     """Who is on call now (schedules, each service's first level), then who holds what."""
-    lines: list[str] = []
-    if on_call:
-        lines.append(messages.text("slack_who_oncall_header", lang))
-    nobody = messages.text("slack_who_nobody_paged", lang)
-    lines.extend(
-        messages.text(
-            f"slack_who_{entry.kind}",
-            lang,
-            name=escape(entry.name),
-            policy=f" ({escape(entry.policy)})" if entry.policy else "",
-            members=escape(", ".join(entry.members)) or nobody,
-        )
-        for entry in on_call
-    )
-    by_member: dict[str, list[str]] = {}
-    for incident in incidents:
-        for member in incident.assignees:
-            by_member.setdefault(member, []).append(f"#{incident.number}")
-    if not by_member:
-        lines.append(messages.text("slack_who_nobody", lang))
-        return "\n".join(lines)
-    lines.append(messages.text("slack_who_header", lang))
-    lines.extend(
-        messages.text("slack_who_line", lang, member=escape(member), incidents=", ".join(numbers))
-        for member, numbers in sorted(by_member.items())
-    )
-    return "\n".join(lines)
+    return "\n".join(who_lines(incidents, lang, on_call, escape=escape))
 
 
 def escape(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from adapters.wecom.acting import LANG, WecomActors
 from adapters.wecom.sender import TEXT_MAX_BYTES, card_for
 from cards.build import Viewer, build_card
+from cards.lines import list_lines, who_lines
 from cards.model import ELLIPSIS
 from cards.render.wecom import task_id
 from gateway import commands, messages, queries
@@ -17,7 +18,6 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
-from gateway.wire import incident_json
 
 LIST_LIMIT = 20
 # Anyone in the corp may ask these; everything else needs a linked account.
@@ -128,54 +128,12 @@ def show_card(reply: Reply, nonce: str) -> tuple[str, JSONObject] | None:
 
 def list_text(incidents: list[Incident], lang: str) -> str:
     """Open incidents, one line each, worded like their cards."""
-    if not incidents:
-        return messages.text("slack_no_open", lang)
-    lines = [messages.text("slack_list_header", lang, count=len(incidents))]
-    for incident in incidents:
-        card = build_card(incident_json(incident), Viewer(lang=lang))
-        assignees = ", ".join(incident.assignees)
-        lines.append(
-            messages.text(
-                "slack_list_line",
-                lang,
-                emoji=card.emoji,
-                title=card.title,
-                status=card.status_line,
-                assignees=f" · {assignees}" if assignees else "",
-            )
-        )
-    return fit_lines(lines)
+    return fit_lines(list_lines(incidents, lang))
 
 
 def who_text(incidents: list[Incident], lang: str, on_call: Sequence[OnCall] = ()) -> str:
     """Who is on call now (schedules, each service's first level), then who holds what."""
-    lines: list[str] = []
-    if on_call:
-        lines.append(messages.text("slack_who_oncall_header", lang))
-    nobody = messages.text("slack_who_nobody_paged", lang)
-    lines.extend(
-        messages.text(
-            f"slack_who_{entry.kind}",
-            lang,
-            name=entry.name,
-            policy=f" ({entry.policy})" if entry.policy else "",
-            members=", ".join(entry.members) or nobody,
-        )
-        for entry in on_call
-    )
-    by_member: dict[str, list[str]] = {}
-    for incident in incidents:
-        for member in incident.assignees:
-            by_member.setdefault(member, []).append(f"#{incident.number}")
-    if not by_member:
-        lines.append(messages.text("slack_who_nobody", lang))
-    else:
-        lines.append(messages.text("slack_who_header", lang))
-        lines.extend(
-            messages.text("slack_who_line", lang, member=member, incidents=", ".join(numbers))
-            for member, numbers in sorted(by_member.items())
-        )
-    return fit_lines(lines)
+    return fit_lines(who_lines(incidents, lang, on_call))
 
 
 def fit_lines(lines: Sequence[str], limit: int = TEXT_MAX_BYTES) -> str:

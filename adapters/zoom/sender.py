@@ -11,9 +11,8 @@ import aiohttp
 
 from adapters.zoom.api import ZoomApi
 from cards.build import Viewer, build_card
-from cards.model import clip
+from cards.lines import event_line
 from cards.render.zoom import render_content
-from gateway import messages
 from gateway.config import ZoomSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
@@ -110,57 +109,5 @@ def _text(value: object, field: str) -> str:
 
 
 def reply_line(entry: Mapping[str, Any], lang: str = LANG) -> str | None:
-    """The plain line posted under a card for a timeline entry (None: the card says it all).
-
-    Worded like Slack's thread replies (the same message keys), so both read alike.
-    """
-    kind = str(entry.get("kind") or "")
-    actor = entry.get("actor")
-    data: Mapping[str, Any] = entry.get("data") or {}
-    targets = ", ".join(str(t) for t in data.get("assignees") or ()) or "-"
-    if kind == "triggered":
-        return None
-    if kind == "acknowledged" and actor:
-        text = messages.text("acked", lang, actor=actor)
-    elif kind == "closed":
-        text = (
-            messages.text("closed", lang, actor=actor)
-            if actor
-            else messages.text("card_closed_resolved", lang)
-        )
-    elif kind == "reopened" and actor:
-        text = messages.text("reopened", lang, actor=actor)
-    elif kind == "escalated":
-        text = (
-            messages.text("escalated", lang, actor=actor, targets=targets)
-            if actor
-            else messages.text("slack_thread_escalated", lang, targets=targets)
-        )
-    elif kind == "commented" and actor:
-        comment = " ".join(str(data.get("text") or "").split())
-        text = messages.text("slack_thread_commented", lang, actor=actor, text=comment)
-    elif kind == "snoozed" and actor:
-        until = str(data.get("until") or "?").replace("T", " ")[:16] + " UTC"
-        text = messages.text("snoozed", lang, actor=actor, until=until)
-    elif kind == "assigned" and actor:
-        text = messages.text("assigned", lang, actor=actor, targets=targets)
-    elif kind == "severity_changed" and actor:
-        text = messages.text("severity_changed", lang, actor=actor, severity=data.get("to", "?"))
-    elif kind == "snooze_expired":
-        text = messages.text("slack_thread_snooze_expired", lang, targets=targets)
-    elif kind == "escalation_exhausted":
-        text = messages.text("slack_thread_exhausted", lang)
-    else:
-        text = _generic(kind, actor, str(entry.get("source") or "?"), lang)
-    return clip(text, REPLY_MAX)
-
-
-def _generic(kind: str, actor: object, source: str, lang: str) -> str:
-    try:
-        word = messages.text(f"card_kind_{kind}", lang)
-    except KeyError:
-        word = kind.replace("_", " ")
-    word = word[:1].upper() + word[1:]
-    if actor:
-        return messages.text("slack_thread_event_by", lang, kind=word, actor=actor)
-    return messages.text("slack_thread_event", lang, kind=word, source=source)
+    """The plain line posted under a card for a timeline entry (None: the card says it all)."""
+    return event_line(entry, lang, max_chars=REPLY_MAX)
