@@ -76,6 +76,18 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "web_severity": {"en": "Severity", "zh": "级别"},
     "web_service": {"en": "Service", "zh": "服务"},
     "web_assignees": {"en": "Assignees", "zh": "处理人"},
+    "web_escalation": {"en": "Escalation", "zh": "升级"},
+    "web_escalation_none": {"en": "no policy: nobody is paged", "zh": "无策略：不通知任何人"},
+    "web_escalation_level": {
+        "en": "{policy}level {level} of {levels}",
+        "zh": "{policy}第 {level}/{levels} 层",
+    },
+    "web_escalation_waiting": {
+        "en": "{policy}first page held back until {at}",
+        "zh": "{policy}首次通知延迟至 {at}",
+    },
+    "web_escalation_next": {"en": " · next step {at}", "zh": " · 下一步 {at}"},
+    "web_escalation_stopped": {"en": " · stopped", "zh": " · 已停止"},
     "web_created": {"en": "Created", "zh": "创建时间"},
     "web_description": {"en": "Description", "zh": "描述"},
     "web_alerts": {"en": "Alerts", "zh": "告警"},

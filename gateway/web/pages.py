@@ -397,6 +397,27 @@ def delivery_note(entry: TimelineEntry, lang: str) -> str:
     return messages.text("web_fallback_none", lang, **values)
 
 
+def escalation_note(incident: Incident, lang: str) -> str:
+    """"office hours · level 2 of 3 · next step 10:32 UTC", and its like."""
+    policy = incident.policy
+    if not policy:
+        return messages.text("web_escalation_none", lang)
+    name = f"{policy['name']} · " if policy.get("name") else ""
+    at = _when(incident.escalate_at) if incident.escalate_at else ""
+    if incident.escalation_step < 0:
+        return messages.text("web_escalation_waiting", lang, policy=name, at=at or "?")
+    text = messages.text(
+        "web_escalation_level",
+        lang,
+        policy=name,
+        level=incident.escalation_step + 1,
+        levels=len(policy.get("levels") or ()),
+    )
+    if incident.escalate_at is not None:
+        return text + messages.text("web_escalation_next", lang, at=at)
+    return text + messages.text("web_escalation_stopped", lang)
+
+
 def _entry_note(entry: TimelineEntry, lang: str = "en") -> str:
     data: Mapping[str, Any] = entry.data
     if entry.kind in ("fallback", "delivery_failed"):
@@ -440,6 +461,7 @@ def _render(
         alert_status=alert_status,
         safe_url=_safe_url,
         entry_note=lambda entry: _entry_note(entry, lang),
+        escalation_note=lambda incident: escalation_note(incident, lang),
         **context,
     )
     return web.Response(text=html, status=status, content_type="text/html", headers=_HEADERS)

@@ -392,3 +392,25 @@ def test_who_is_on_call_now_per_schedule_and_service(tmp_path: Path) -> None:
         OnCall("schedule", "dba", ("carol",)),
         OnCall("service", "default", ("carol", "alice"), "after hours"),
     ]
+
+
+async def test_the_incident_page_says_where_the_escalation_stands(tmp_path: Path) -> None:
+    from gateway.web.pages import escalation_note  # noqa: PLC0415
+
+    policy = {"name": "office", "levels": levels("alice", "bob"), "delay_s": 60}
+    async with gateway(tmp_path, {"policies": [policy]}) as (rt, clock):
+        n = await fire_alert(rt)
+        assert escalation_note(await incident(rt, n), "en") == (
+            "office · first page held back until 2026-11-23 10:01 UTC"
+        )
+        clock.advance(seconds=60)
+        await run_due(rt)
+        assert escalation_note(await incident(rt, n), "en") == (
+            "office · level 1 of 2 · next step 2026-11-23 10:11 UTC"
+        )
+        await perform(rt, ActionRequest(n, Verb.ACK, "api", member="alice"))
+        assert escalation_note(await incident(rt, n), "zh") == "office · 第 1/2 层 · 已停止"
+    (tmp_path / "none").mkdir()
+    async with gateway(tmp_path / "none", {}) as (rt, _clock):
+        n = await fire_alert(rt)
+        assert escalation_note(await incident(rt, n), "en") == "no policy: nobody is paged"
