@@ -77,6 +77,27 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "web_service": {"en": "Service", "zh": "服务"},
     "web_assignees": {"en": "Assignees", "zh": "处理人"},
     "web_escalation": {"en": "Escalation", "zh": "升级"},
+    "web_link_label": {"en": "Link a chat account: code", "zh": "关联聊天账号：验证码"},
+    "web_link_button": {"en": "Link", "zh": "关联"},
+    "web_link_done": {
+        "en": "Your {platform} account is now linked to {member}.",
+        "zh": "你的 {platform} 账号已关联到 {member}。",
+    },
+    "link_code_bad": {
+        "en": "That code is not valid (a code works once, for 15 minutes). "
+        "Ask the bot for a new one.",
+        "zh": "验证码无效（每个验证码只能使用一次，有效期 15 分钟）。请向机器人重新获取。",
+    },
+    "link_code_config": {
+        "en": "That account is linked to another member in the configuration; ask an admin.",
+        "zh": "该账号已在配置中关联到其他成员，请联系管理员。",
+    },
+    "link_code_given": {
+        "en": "Your code is {code} (valid 15 minutes). Open any incident link sent to you "
+        '(chat, SMS or email) and enter it under "Link a chat account".',
+        "zh": "你的验证码是 {code}（15 分钟内有效）。打开发给你的任意事件链接（聊天、短信或邮件），"
+        "在“关联聊天账号”处输入。",
+    },
     "web_escalation_none": {"en": "no policy: nobody is paged", "zh": "无策略：不通知任何人"},
     "web_escalation_level": {
         "en": "{policy}level {level} of {levels}",

@@ -840,3 +840,43 @@ async def link_identity(
             created_at=now,
         )
     )
+
+
+async def put_link_code(
+    conn: AsyncConnection,
+    code: str,
+    platform: str,
+    workspace: str,
+    platform_user_id: str,
+    expires_at: datetime,
+) -> None:
+    """Give a chat account a fresh link code (its previous one, if any, stops working)."""
+    c = t.link_codes.c
+    await conn.execute(
+        t.link_codes.delete().where(
+            c.platform == platform,
+            c.workspace == workspace,
+            c.platform_user_id == platform_user_id,
+        )
+    )
+    await conn.execute(
+        t.link_codes.insert().values(
+            code=code,
+            platform=platform,
+            workspace=workspace,
+            platform_user_id=platform_user_id,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def take_link_code(
+    conn: AsyncConnection, code: str, now: datetime
+) -> tuple[str, str, str] | None:
+    """The account a code was given to, if it is valid now; the code is used up either way."""
+    c = t.link_codes.c
+    found = (await conn.execute(sa.select(t.link_codes).where(c.code == code))).first()
+    await conn.execute(t.link_codes.delete().where(sa.or_(c.code == code, c.expires_at < now)))
+    if found is None or found.expires_at < now:
+        return None
+    return found.platform, found.workspace, found.platform_user_id

@@ -254,3 +254,21 @@ class MessageRefRow(SQLModel, table=True):
 
 
 message_refs = MessageRefRow.__table__  # type: ignore[attr-defined]
+
+
+class LinkCodeRow(SQLModel, table=True):
+    """A one-time code a chat account was given to link itself to whoever enters it."""
+
+    __tablename__ = "link_codes"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "workspace", "platform_user_id", name="uq_link_code"),
+    )
+
+    code: str = Field(primary_key=True, max_length=16)
+    platform: str = Field(max_length=32)
+    workspace: str = Field(default="", max_length=128)
+    platform_user_id: str = Field(max_length=255)
+    expires_at: datetime = _ts()
+
+
+link_codes = LinkCodeRow.__table__  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,20 @@ class Conversation:
         self._link_ttl = timedelta(hours=server.link_ttl_h)
 
     async def answer(
-        self, text: str, *, user_id: str, lang: str, bot_name: str, callback_id: str | None
+        self,
+        text: str,
+        *,
+        user_id: str,
+        lang: str,
+        bot_name: str,
+        callback_id: str | None,
+        private: bool = False,
     ) -> Reply:
         """The reply to ``text``; refusals and mistakes are answered, never raised."""
         try:
             command = parse(text)
             if command.name == "link":
-                return await self._link(user_id, lang)
+                return await self._link(user_id, lang, private=private)
             if command.name in OPEN_COMMANDS:
                 return Reply(messages.text("telegram_help", lang, bot=escape(bot_name)))
             member = await self.actors.require_member(user_id, lang)
@@ -154,12 +162,16 @@ class Conversation:
         card = render_message(build_card(card_json(incident), Viewer(lang=lang, link=link)))
         return Reply(card.text, card.keyboard)
 
-    async def _link(self, user_id: str, lang: str) -> Reply:
+    async def _link(self, user_id: str, lang: str, *, private: bool) -> Reply:
         member = await self.actors.linked(user_id)
         if member is not None:
             return Reply(escape(messages.text("telegram_link_linked", lang, member=member)))
-        # Self-service linking (a one-time code from the web UI) is a later step.
-        return Reply(messages.text("telegram_link_how", lang, user=escape(user_id)))
+        how = messages.text("telegram_link_how", lang, user=escape(user_id))
+        if not private:
+            return Reply(how)  # a code said in a group could be used by anyone who reads it
+        code = await issue_code(self.rt, "telegram", "", user_id)
+        given = messages.text("link_code_given", lang, code=f"<code>{code}</code>")
+        return Reply(f"{given}\n\n{how}")
 
 
 def mistake_text(mistake: CommandError, lang: str, bot_name: str) -> str:

@@ -204,6 +204,7 @@ class TelegramListeners:
             lang=language(message.from_user.language_code),
             bot_name=_bot_name(context),
             callback_id=f"msg:{message.chat.id}:{message.message_id}",
+            private=message.chat.type == "private",
         )
         await _reply(message, reply)
 

@@ -26,6 +26,7 @@ from gateway.auth import bearer, member_for_token
 from gateway.domain import ActionRequest, Incident, Severity, Status, TimelineEntry, Verb
 from gateway.errors import ActionRefused, NotFound, Unauthorized
 from gateway.runtime import Runtime
+from gateway.selflink import redeem
 from gateway.web.keys import RUNTIME, SIGNER
 from gateway.wire import iso
 from storage import repo
@@ -128,6 +129,15 @@ async def incident_action(request: web.Request) -> web.Response:
     except NotFound:
         return _error(lang, 404, "web_page_not_found", console)
     verb_text = _field(form, "verb")
+    if verb_text == "link":
+        try:
+            platform = await redeem(rt, _field(form, "code"), access.member, lang)
+        except ActionRefused as exc:
+            notice = ("refused", exc.message)
+        else:
+            done = messages.text("web_link_done", lang, platform=platform, member=access.member)
+            notice = ("ok", done)
+        return _back(rt, number, access, notice)
     try:
         verb = Verb(verb_text)
     except ValueError:
@@ -146,6 +156,11 @@ async def incident_action(request: web.Request) -> web.Response:
             return _error(lang, 404, "not_found", console, number=number)
         else:
             notice = ("ok" if outcome.changed else "info", outcome.message)
+    return _back(rt, number, access, notice)
+
+
+def _back(rt: Runtime, number: int, access: Access, notice: tuple[str, str]) -> web.Response:
+    """303 to the incident page, carrying the signed link and the notice to show."""
     query = {"t": access.link} if access.link else {}
     query["msg"] = _serializer(rt, NOTICE_SALT).dumps(list(notice))
     return _see_other(str(URL.build(path=f"/incidents/{number}", query=query)))
@@ -398,7 +413,7 @@ def delivery_note(entry: TimelineEntry, lang: str) -> str:
 
 
 def escalation_note(incident: Incident, lang: str) -> str:
-    """"office hours · level 2 of 3 · next step 10:32 UTC", and its like."""
+    """ "office hours · level 2 of 3 · next step 10:32 UTC", and its like."""
     policy = incident.policy
     if not policy:
         return messages.text("web_escalation_none", lang)
