@@ -23,6 +23,7 @@ from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +176,13 @@ class Conversation:
         member = await self.actors.link(client, user_id)
         if member is not None:
             return Reply(messages.text("slack_link_done", LANG, member=member))
-        return Reply(
-            messages.text(
-                "slack_link_how", LANG, user=user_id, workspace=self.actors.workspace or ""
-            )
+        how = messages.text(
+            "slack_link_how", LANG, user=user_id, workspace=self.actors.workspace or ""
         )
+        # Every answer to `link` is seen by this user alone (ephemeral, or their DM).
+        code = await issue_code(self.rt, "slack", self.actors.workspace, user_id)
+        given = messages.text("link_code_given", LANG, code=f"`{code}`")
+        return Reply(f"{given}\n\n{how}")
 
 
 def list_text(incidents: list[Incident], lang: str) -> str:

@@ -145,3 +145,27 @@ async def test_an_app_mention_answers_the_sender_only(
     assert told.args["user"] == "UALICE"
     assert told.args["text"] == "Acknowledged by alice"
     assert (await gateway.incident(number))["acked_by"] == "alice"
+
+
+async def test_an_unlinked_user_links_with_a_code_on_their_page(
+    gateway: SlackGateway, slack: FakeSlack
+) -> None:
+    import re  # noqa: PLC0415
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from gateway.links import LinkSigner  # noqa: PLC0415
+    from tests.support import BASE  # noqa: PLC0415
+
+    number = await gateway.ingest()
+    r = await gateway.command("link", user="UNOBODY")
+    text = (await r.json())["text"]
+    match = re.search(r"`([A-Z0-9]{8})`", text)
+    assert match is not None, text
+    signer = LinkSigner(BASE["server"]["secret_key"])
+    now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    token = signer.url("", "bob", number, now, timedelta(hours=1)).split("?t=", 1)[1]
+    form = {"t": token, "verb": "link", "code": match.group(1)}
+    page = await gateway.client.post(f"/incidents/{number}/actions", data=form)
+    assert "Your slack account is now linked to bob." in await page.text()
+    r = await gateway.command("link", user="UNOBODY")
+    assert (await r.json())["text"] == "Your Slack account is linked to the member bob."
