@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
+from gateway.links import LinkSigner
 from tests.adapters.slack.conftest import ALICE_DM, CHANNEL, SlackGateway, text_of
 from tests.fakes.slack import FakeSlack
+from tests.support import BASE
 
 
 async def test_slash_command_acts_and_answers_inline(
@@ -150,12 +155,6 @@ async def test_an_app_mention_answers_the_sender_only(
 async def test_an_unlinked_user_links_with_a_code_on_their_page(
     gateway: SlackGateway, slack: FakeSlack
 ) -> None:
-    import re  # noqa: PLC0415
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
-
-    from gateway.links import LinkSigner  # noqa: PLC0415
-    from tests.support import BASE  # noqa: PLC0415
-
     number = await gateway.ingest()
     r = await gateway.command("link", user="UNOBODY")
     text = (await r.json())["text"]
