@@ -18,6 +18,7 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 LIST_LIMIT = 20
 # Anyone in the corp may ask these; everything else needs a linked account.
@@ -110,7 +111,10 @@ class Conversation:
         found = await self.actors.linked(user_id)
         if found is not None:
             return Reply(messages.text("wecom_link_linked", LANG, member=found[0]))
-        return Reply(messages.text("wecom_link_how", LANG, user=user_id))
+        how = messages.text("wecom_link_how", LANG, user=user_id)
+        # The app chat is one person and the app: a code said here is seen by them alone.
+        code = await issue_code(self.rt, "wecom", "", user_id)
+        return Reply(f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}")
 
 
 def help_text(lang: str = LANG) -> str:

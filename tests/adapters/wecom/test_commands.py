@@ -3,8 +3,13 @@ card, for ``show``); strangers are told how to link, not shown incidents."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
+from gateway.links import LinkSigner
 from tests.adapters.wecom.conftest import ALICE, BOB, STRANGER, WecomGateway
 from tests.fakes.wecom import FakeWecom
+from tests.support import BASE
 
 
 async def test_commands_act_and_answer(gateway: WecomGateway, wecom: FakeWecom) -> None:
@@ -68,6 +73,18 @@ async def test_a_stranger_is_told_how_to_link_and_shown_nothing(
     how = await gateway.say(STRANGER, "link")
     assert f'platform = "wecom"\nuser_id = "{STRANGER}"' in how
     assert "ackgate mapping import" in how
+    code = re.search(r"Your code is ([A-Z0-9]{8})", how)
+    assert code is not None, how
+    # Entered on a page bob opened through his own link, the code makes the account bob's.
+    token = (
+        LinkSigner(BASE["server"]["secret_key"])
+        .url("", "bob", number, gateway.clock.now(), timedelta(hours=1))
+        .split("?t=", 1)[1]
+    )
+    form = {"t": token, "verb": "link", "code": code.group(1)}
+    page = await gateway.client.post(f"/incidents/{number}/actions", data=form)
+    assert "Your wecom account is now linked to bob." in await page.text()
+    assert await gateway.say(STRANGER, "link") == "Your WeCom account is linked to the member bob."
     assert (await gateway.say(STRANGER, "help")).startswith("Commands;")
 
 
