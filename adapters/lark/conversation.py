@@ -20,6 +20,7 @@ from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Conversation:
         open_id: str,
         callback_id: str | None,
         names: Mapping[str, str] | None = None,
+        private: bool = False,
     ) -> Reply:
         """The reply to ``text``; refusals and mistakes are answered, never raised."""
         try:
@@ -95,7 +97,7 @@ class Conversation:
                 return await self._act(
                     command, command.verb, command.incident, open_id, callback_id, names or {}
                 )
-            return await self._tell(command, open_id)
+            return await self._tell(command, open_id, private=private)
         except CommandError as mistake:
             problem = messages.text(mistake.key, LANG, **mistake.values)
             if mistake.usage is None:
@@ -108,7 +110,7 @@ class Conversation:
         """The list of commands."""
         return messages.text("lark_help", LANG, platform=self.actors.platform_name)
 
-    async def _tell(self, command: Command, open_id: str) -> Reply:
+    async def _tell(self, command: Command, open_id: str, *, private: bool = False) -> Reply:
         if command.name == "show" and command.incident is not None:
             return await self._show(command.incident, open_id)
         if command.name == "list":
@@ -118,7 +120,7 @@ class Conversation:
             now = on_call_now(self.rt.settings, self.rt.clock.now())
             return Reply(who_text(incidents, LANG, now))
         if command.name == "link":
-            return await self._link(open_id)
+            return await self._link(open_id, private=private)
         return Reply(self.help())
 
     async def _act(
@@ -169,7 +171,7 @@ class Conversation:
         card = build_card(card_json(incident), Viewer(lang=LANG, link=link))
         return Reply(card.fallback, render_card(card, LANG))
 
-    async def _link(self, open_id: str) -> Reply:
+    async def _link(self, open_id: str, *, private: bool) -> Reply:
         platform = self.actors.platform_name
         member = await self.actors.linked(open_id)
         if member is not None:
@@ -177,7 +179,11 @@ class Conversation:
         member = await self.actors.link(open_id)
         if member is not None:
             return Reply(messages.text("lark_link_done", LANG, platform=platform, member=member))
-        return Reply(messages.text("lark_link_how", LANG, platform=platform, user=open_id))
+        how = messages.text("lark_link_how", LANG, platform=platform, user=open_id)
+        if not private:
+            return Reply(how)  # a code said in a group could be used by anyone who reads it
+        code = await issue_code(self.rt, "lark", "", open_id)
+        return Reply(f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}")
 
 
 def list_text(incidents: list[Incident], lang: str) -> str:

@@ -48,7 +48,11 @@ class MessageEvents:
         if text is None:
             return
         reply = await self.conversation.answer(
-            text, open_id=open_id, callback_id=f"event:{event_id}", names=mention_names(mentions)
+            text,
+            open_id=open_id,
+            callback_id=f"event:{event_id}",
+            names=mention_names(mentions),
+            private=not group,
         )
         await self._reply(message_id, event_id, reply)
 

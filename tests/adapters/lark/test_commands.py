@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -78,6 +79,8 @@ async def test_an_unlinked_user_is_told_how_to_link(gateway: LarkGateway) -> Non
     assert (await gateway.incident(number))["status"] == "triggered"
     how = reply_text(await gateway.say("link", user=STRANGER))
     assert f'{{ platform = "lark", user_id = "{STRANGER}" }}' in how
+    # In a direct message the bot also gives a one-time code for the self-service link.
+    assert re.search(r"Your code is [A-Z0-9]{8}", how), how
 
 
 async def test_link_reports_or_makes_the_link(gateway: LarkGateway) -> None:
