@@ -20,6 +20,7 @@ from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 LIST_LIMIT = 20
 REPLY_MAX = 4_000  # a text message's limit is not in our notes; a card's worth of text
@@ -55,7 +56,9 @@ class Conversation:
         self._signer = LinkSigner(server.secret_key.get_secret_value())
         self._link_ttl = timedelta(hours=server.link_ttl_h)
 
-    async def answer(self, text: str, *, staff_id: str, callback_id: str | None) -> str:
+    async def answer(
+        self, text: str, *, staff_id: str, callback_id: str | None, private: bool = False
+    ) -> str:
         """The reply to ``text``; refusals and mistakes are answered, never raised."""
         try:
             command = commands.parse(text, user_mention=_USER)
@@ -64,7 +67,7 @@ class Conversation:
                     command, command.verb, command.incident, staff_id, callback_id
                 )
             else:
-                said = await self._tell(command, staff_id)
+                said = await self._tell(command, staff_id, private=private)
         except CommandError as mistake:
             problem = messages.text(mistake.key, LANG, **mistake.values)
             if mistake.usage is None:
@@ -75,7 +78,7 @@ class Conversation:
             said = refusal.message
         return clip(said, REPLY_MAX)
 
-    async def _tell(self, command: Command, staff_id: str) -> str:
+    async def _tell(self, command: Command, staff_id: str, *, private: bool = False) -> str:
         if command.name == "show" and command.incident is not None:
             return await self._show(command.incident, staff_id)
         if command.name == "list":
@@ -85,7 +88,7 @@ class Conversation:
             now = on_call_now(self.rt.settings, self.rt.clock.now())
             return who_text(incidents, LANG, now)
         if command.name == "link":
-            return await self._link(staff_id)
+            return await self._link(staff_id, private=private)
         return help_text()
 
     async def _act(
@@ -134,14 +137,18 @@ class Conversation:
         card = build_card(card_json(incident), Viewer(lang=LANG, link=link))
         return render_text(card, max_chars=REPLY_MAX)
 
-    async def _link(self, staff_id: str) -> str:
+    async def _link(self, staff_id: str, *, private: bool) -> str:
         member = await self.actors.linked(staff_id)
         if member is not None:
             return messages.text("dingtalk_link_linked", LANG, member=member)
         member = await self.actors.link(staff_id)
         if member is not None:
             return messages.text("dingtalk_link_done", LANG, member=member)
-        return messages.text("dingtalk_link_how", LANG, user=staff_id)
+        how = messages.text("dingtalk_link_how", LANG, user=staff_id)
+        if not private:
+            return how  # a code said in a group could be used by anyone who reads it
+        code = await issue_code(self.rt, "dingtalk", "", staff_id)
+        return f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}"
 
 
 def help_text() -> str:

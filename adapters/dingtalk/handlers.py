@@ -194,7 +194,12 @@ class DingtalkHandlers:
             group=message.get("conversationType") == GROUP,
             mentioned=mentioned,
         )
-        said = await self.conversation.answer(text, staff_id=staff_id, callback_id=f"msg:{msg_id}")
+        said = await self.conversation.answer(
+            text,
+            staff_id=staff_id,
+            callback_id=f"msg:{msg_id}",
+            private=message.get("conversationType") != GROUP,
+        )
         await self._reply(message, staff_id, said)
 
     async def _reply(self, message: Mapping[str, Any], staff_id: str, text: str) -> None:

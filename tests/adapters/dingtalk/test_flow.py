@@ -4,6 +4,7 @@ over the websocket, and every copy of a card follows the incident."""
 from __future__ import annotations
 
 import json
+import re
 
 from tests.adapters.dingtalk.conftest import (
     ALICE,
@@ -165,6 +166,7 @@ async def test_an_unknown_user_is_refused_and_told_how_to_link(
     reply = await gateway.say("link", user=STRANGER)
     assert 'platform = "dingtalk"' in reply
     assert f'user_id = "{STRANGER}"' in reply
+    assert re.search(r"Your code is [A-Z0-9]{8}", reply), reply  # a direct message: safe
 
 
 async def test_a_member_is_linked_by_mobile_on_first_click(
