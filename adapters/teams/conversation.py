@@ -23,6 +23,7 @@ from gateway.errors import ActionRefused, NotFound, PlatformError
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,11 @@ class Conversation:
         member = await self.actors.linked(user, activity.service_url)
         if member is not None:
             return Reply(messages.text("teams_link_linked", LANG, member=member))
-        return Reply(messages.text("teams_link_how", LANG, user=user.account))
+        how = messages.text("teams_link_how", LANG, user=user.account)
+        if not activity.personal:
+            return Reply(how)  # a code said in a channel could be used by anyone who reads it
+        code = await issue_code(self.rt, "teams", "", user.account)
+        return Reply(f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}")
 
 
 def list_text(incidents: Sequence[Incident], lang: str) -> str:

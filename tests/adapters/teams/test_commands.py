@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.adapters.teams.conftest import ALICE, BOB, MALLORY, TeamsGateway
 from tests.fakes.teams import CHANNEL, FakeTeams, Posted
 
@@ -104,6 +106,7 @@ async def test_an_unlinked_user_is_told_how_and_nothing_changes(
     how = teams.replies(chat)[-1]
     assert f'platform = "teams"\nuser_id = "{MALLORY.aad_object_id}"' in how
     assert "ackgate mapping import" in how
+    assert re.search(r"Your code is [A-Z0-9]{8}", how), how  # a 1:1 chat: safe to give
     await gateway.say(ALICE, "link")
     assert teams.replies(teams.personal_chat(ALICE)) == [
         "Your Teams account is linked to the member alice."
