@@ -19,6 +19,7 @@ from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
+from gateway.selflink import issue_code
 
 LIST_LIMIT = 20
 
@@ -38,7 +39,9 @@ class Conversation:
         self._signer = LinkSigner(server.secret_key.get_secret_value())
         self._link_ttl = timedelta(hours=server.link_ttl_h)
 
-    async def answer(self, text: str, *, user_jid: str, callback_id: str | None) -> JSONObject:
+    async def answer(
+        self, text: str, *, user_jid: str, callback_id: str | None, private: bool = False
+    ) -> JSONObject:
         """The reply to ``text``; refusals and mistakes are answered, never raised."""
         try:
             command = parse(text)
@@ -47,13 +50,13 @@ class Conversation:
                     command, command.verb, command.incident, user_jid, callback_id
                 )
                 return text_content(said)
-            return await self._tell(command, user_jid)
+            return await self._tell(command, user_jid, private=private)
         except CommandError as mistake:
             return text_content(mistake_text(mistake, LANG))
         except (ActionRefused, NotFound) as refusal:
             return text_content(refusal.message)
 
-    async def _tell(self, command: Command, user_jid: str) -> JSONObject:
+    async def _tell(self, command: Command, user_jid: str, *, private: bool = False) -> JSONObject:
         if command.name == "show" and command.incident is not None:
             return await self._show(command.incident, user_jid)
         if command.name == "list":
@@ -64,9 +67,13 @@ class Conversation:
             return text_content(who_text(incidents, LANG, now))
         if command.name == "link":
             member = await self.actors.linked(user_jid)
-            if member is None:
-                return text_content(not_linked(user_jid, LANG))
-            return text_content(messages.text("zoom_link_linked", LANG, member=member))
+            if member is not None:
+                return text_content(messages.text("zoom_link_linked", LANG, member=member))
+            how = not_linked(user_jid, LANG)
+            if not private:
+                return text_content(how)  # a code said in a channel could be used by anyone
+            code = await issue_code(self.rt, "zoom", "", user_jid)
+            return text_content(f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}")
         return text_content(messages.text("zoom_help", LANG))
 
     async def _act(

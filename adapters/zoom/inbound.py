@@ -121,7 +121,10 @@ class ZoomInbound:
                 answer = await self._click(payload, user_jid, key)
             else:
                 answer = await self.conversation.answer(
-                    _command(payload), user_jid=user_jid, callback_id=key
+                    _command(payload),
+                    user_jid=user_jid,
+                    callback_id=key,
+                    private="@conference." not in to_jid,  # a channel's JID, else a 1:1 chat
                 )
         except BaseException:
             self.recent.forget(key)

@@ -3,6 +3,8 @@ the one command language, answered with a chatbot message where they were writte
 
 from __future__ import annotations
 
+import re
+
 from tests.adapters.zoom.conftest import (
     ALICE,
     CHANNEL,
@@ -71,7 +73,10 @@ async def test_an_unlinked_user_is_refused_and_told_how_to_link(
     assert said.startswith(f"Your Zoom account ({STRANGER}) is not linked to an ackgate member")
     assert f'platform = "zoom"\nuser_id = "{STRANGER}"' in said
     assert (await gateway.incident(number))["status"] == "triggered"
-    assert await gateway.say(STRANGER, STRANGER, "link") == said
+    # In a 1:1 chat with the bot, link also gives a one-time code for the self-service link.
+    linking = await gateway.say(STRANGER, STRANGER, "link")
+    assert re.match(r"Your code is [A-Z0-9]{8} ", linking), linking
+    assert linking.endswith(said)
 
 
 async def test_mistakes_are_explained(gateway: ZoomGateway, zoom: FakeZoom) -> None:
