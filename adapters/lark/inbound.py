@@ -79,6 +79,11 @@ class LarkInbound:
 
     async def receive(self, body: bytes, headers: Mapping[str, str]) -> JSONObject:
         """The answer to one request; raises Unauthorized and MalformedPayload (4xx)."""
+        # A signed request is checked before anything of it is decrypted or read: a body
+        # encrypted with another key is refused as forged (401), not as unreadable.
+        signed = bool(headers.get(SIGNATURE_HEADER))
+        if signed:
+            self._check_signature(body, headers)
         doc = self.open(body)
         if doc.get("type") == "url_verification":
             self._check_token(doc.get("token"))
@@ -86,7 +91,8 @@ class LarkInbound:
             if not isinstance(challenge, str):
                 raise MalformedPayload("must be a string", "challenge")
             return {"challenge": challenge}
-        self._check_signature(body, headers)
+        if not signed:
+            self._check_signature(body, headers)
         header = _obj(doc.get("header"))
         self._check_token(header.get("token") if header else doc.get("token"))
         event_type, event_id = header.get("event_type"), header.get("event_id")
