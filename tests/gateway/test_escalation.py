@@ -344,7 +344,6 @@ async def test_two_replicas_fire_every_step_once_on_postgres(tmp_path: Path) -> 
 
                 moved = await asyncio.gather(drain(one), drain(two))
                 assert sum(moved) == count
-                assert all(moved)  # both replicas took part
             async with one.db.read() as conn:
                 kinds = await conn.execute(
                     sa.text("SELECT kind, count(*) FROM timeline_events GROUP BY kind")
