@@ -5,15 +5,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any
 from urllib.parse import quote_plus
 
 from adapters.bots.message import BotMessage, BotTarget, Digest, HttpRequest, Mention, RateLimit
+from adapters.bots.text import (
+    fit,
+    is_int,
+    json_object,
+    json_size,
+    md_url,
+    mobile,
+    most,
+    union,
+)
 from adapters.retry_after import retry_after_s
+from cards.model import ELLIPSIS, clip
 from gateway.errors import AuthFailed, PlatformError, RateLimited, Rejected, Unavailable
 
 NAME = "dingtalk_bot"
@@ -26,7 +36,6 @@ MAX_TITLE_CHARS = 150  # the title is the one-line preview in the chat list
 MAX_ERROR_EXCERPT = 200
 THROTTLE_RETRY_S = 600.0  # after 130101 DingTalk throttles the bot for 10 minutes
 API_THROTTLE_RETRY_S = 60.0  # oapi's QPS throttles (90002/90018/90019): window not published
-CHINA_PREFIX = "+86"  # DingTalk takes mainland numbers as typed in the app: no country code
 
 CODE_OK = 0
 CODE_SECURITY = 310000  # keyword missing, signature mismatch or IP not allowed: errmsg says
@@ -53,7 +62,6 @@ HINT_BOT_GONE = (
 _IP_WORD = re.compile(r"\bip\b", re.IGNORECASE)
 
 LINK_LABEL = "Open incident"
-ELLIPSIS = "…"
 
 
 class DingtalkBot:
@@ -109,9 +117,9 @@ class DingtalkBot:
         excerpt = body[:MAX_ERROR_EXCERPT].decode("utf-8", errors="replace")
         if status >= 500 or status == 408:
             raise Unavailable(f"{NAME}: HTTP {status} {excerpt}".rstrip())
-        data = _json_object(body) or {}
+        data = json_object(body) or {}
         code = data.get("errcode")
-        if _is_int(code) and code != CODE_OK:
+        if is_int(code) and code != CODE_OK:
             raise _code_error(code, str(data.get("errmsg") or ""))
         if data.get("punish") == PUNISH_DENY:
             raise RateLimited(f"{NAME}: blocked by DingTalk {excerpt}", THROTTLE_RETRY_S)
@@ -147,35 +155,22 @@ def sign(timestamp_ms: int, secret: str) -> str:
     return quote_plus(base64.b64encode(digest).decode())
 
 
-def mobile(phone: str) -> str:
-    """The number as DingTalk's ``atMobiles`` takes it: mainland numbers without ``+86``.
-
-    Args:
-        phone: An E.164 number.
-
-    Returns:
-        ``phone`` without ``+86``; any other number unchanged (DingTalk's form for foreign
-        numbers is not in our notes, so we do not guess).
-    """
-    return phone.removeprefix(CHINA_PREFIX)
-
-
 def _body(message: BotMessage) -> dict[str, Any]:
-    title = _clip(message.title, MAX_TITLE_CHARS)
+    title = clip(message.title, MAX_TITLE_CHARS)
     at, shown = _at(message.mentions, message.at_all)
-    tail = [shown, f"[{LINK_LABEL}]({_md_url(message.url)})"]
+    tail = [shown, f"[{LINK_LABEL}]({md_url(message.url)})"]
 
     def body_for(text: str) -> dict[str, Any]:
         content = "\n\n".join(p for p in (text, *tail) if p)
         return {"msgtype": "markdown", "markdown": {"title": title, "text": content}, "at": at}
 
-    return body_for(_fit(message.text, lambda t: _json_size(body_for(t)) <= BODY_BUDGET_BYTES))
+    return body_for(fit(message.text, lambda t: json_size(body_for(t)) <= BODY_BUDGET_BYTES))
 
 
 def _digest_body(digest: Digest) -> dict[str, Any]:
     messages = digest.messages
-    title = _clip(digest.headline, MAX_TITLE_CHARS)
-    at, shown_mentions = _at(_union(messages), any(m.at_all for m in messages))
+    title = clip(digest.headline, MAX_TITLE_CHARS)
+    at, shown_mentions = _at(union(messages), any(m.at_all for m in messages))
     # List items: DingTalk's markdown runs single-newline lines together.
     lines = [f"- {_digest_line(m)}" for m in messages]
 
@@ -188,7 +183,7 @@ def _digest_body(digest: Digest) -> dict[str, Any]:
             text += f"\n\n{shown_mentions}"
         return {"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at}
 
-    shown = _most(len(lines), lambda n: _json_size(body_for(n)) <= BODY_BUDGET_BYTES)
+    shown = most(len(lines), lambda n: json_size(body_for(n)) <= BODY_BUDGET_BYTES)
     return body_for(shown)
 
 
@@ -212,26 +207,11 @@ def _at(mentions: Sequence[Mention], at_all: bool) -> tuple[dict[str, Any], str]
 
 def _digest_line(message: BotMessage) -> str:
     """``#42 [CRITICAL] HighErrorRate on checkout — triggered ([open](url))``."""
-    title = _clip(message.title.removeprefix(f"#{message.number} "), MAX_TITLE_CHARS)
+    title = clip(message.title.removeprefix(f"#{message.number} "), MAX_TITLE_CHARS)
     return (
         f"#{message.number} [{message.severity.upper()}] {title} — {message.status} "
-        f"([open]({_md_url(message.url)}))"
+        f"([open]({md_url(message.url)}))"
     )
-
-
-def _union(messages: Sequence[BotMessage]) -> list[Mention]:
-    """Every message's mentions, once per member (one with a user id or phone wins)."""
-    by_member: dict[str, Mention] = {}
-    for message in messages:
-        for mention in message.mentions:
-            known = by_member.get(mention.member)
-            if known is None or _reach(mention) > _reach(known):
-                by_member[mention.member] = mention
-    return list(by_member.values())
-
-
-def _reach(mention: Mention) -> int:
-    return 2 if mention.user_id else 1 if mention.phone else 0
 
 
 def _code_error(code: int, msg: str) -> PlatformError:
@@ -253,59 +233,3 @@ def _code_error(code: int, msg: str) -> PlatformError:
     if code in CODES_BAD_TOKEN:
         return AuthFailed(f"{said} ({HINT_BOT_GONE})")
     return Rejected(said, code=str(code))
-
-
-def _fit(text: str, fits: Callable[[str], bool]) -> str:
-    """``text``, or its longest prefix plus "…" that ``fits``.
-
-    Cuts between code points, so a UTF-8 character is never split.
-    """
-    if fits(text):
-        return text
-    low, high = 0, len(text)  # the longest fitting prefix length lies in [low, high)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(text[:middle].rstrip() + ELLIPSIS):
-            low = middle
-        else:
-            high = middle
-    return text[:low].rstrip() + ELLIPSIS
-
-
-def _most(count: int, fits: Callable[[int], bool]) -> int:
-    """The largest ``n`` in ``0..count`` for which ``fits(n)`` holds (0 if none does)."""
-    if fits(count):
-        return count
-    low, high = 0, count
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-def _clip(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + ELLIPSIS
-
-
-def _md_url(url: str) -> str:
-    # A bare parenthesis would end the markdown link early.
-    return url.replace("(", "%28").replace(")", "%29")
-
-
-def _json_size(body: Mapping[str, Any]) -> int:
-    return len(json.dumps(body).encode())
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -5,13 +5,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from adapters.bots.message import BotMessage, BotTarget, Digest, HttpRequest, Mention, RateLimit
+from adapters.bots.text import (
+    fit,
+    is_int,
+    json_object,
+    json_size,
+    md_url,
+    most,
+    union,
+)
 from adapters.retry_after import retry_after_s
+from cards.model import ELLIPSIS, clip
 from gateway.errors import AuthFailed, PlatformError, RateLimited, Rejected, Unavailable
 
 NAME = "lark_bot"
@@ -51,7 +60,6 @@ COLOUR_OTHER = "grey"
 SEVERITY_ORDER = ("critical", "warning", "info")
 
 LINK_LABEL = "Open incident"
-ELLIPSIS = "…"
 
 
 class LarkBot:
@@ -90,7 +98,7 @@ class LarkBot:
             return {**envelope, "msg_type": "interactive", "card": card}
 
         def size(card: dict[str, Any]) -> int:
-            return _json_size(body(card))
+            return json_size(body(card))
 
         card = _digest_card(message, size) if isinstance(message, Digest) else _card(message, size)
         return [HttpRequest("POST", target.url, body(card))]
@@ -112,11 +120,11 @@ class LarkBot:
         excerpt = body[:MAX_ERROR_EXCERPT].decode("utf-8", errors="replace")
         if status >= 500 or status == 408:
             raise Unavailable(f"{NAME}: HTTP {status} {excerpt}".rstrip())
-        data = _json_object(body) or {}
+        data = json_object(body) or {}
         # Older hook versions answer {"StatusCode", "StatusMessage"} (from memory, not in our
         # verified notes): read them too, or every such success would look unknown.
         code = data.get("code", data.get("StatusCode"))
-        if _is_int(code) and code != CODE_OK:
+        if is_int(code) and code != CODE_OK:
             raise _code_error(code, str(data.get("msg", data.get("StatusMessage")) or ""))
         if status == 429:
             raise RateLimited(f"{NAME}: HTTP 429 {excerpt}".rstrip(), _retry_after(headers))
@@ -148,13 +156,13 @@ def sign(timestamp: int, secret: str) -> str:
 
 def _card(message: BotMessage, size: Callable[[dict[str, Any]], int]) -> dict[str, Any]:
     colour = COLOUR_CLOSED if message.status == "closed" else _colour(message.severity)
-    title = _clip(message.title, MAX_TITLE_CHARS)
-    tail = [_mentions(message.mentions, message.at_all), f"[{LINK_LABEL}]({_md_url(message.url)})"]
+    title = clip(message.title, MAX_TITLE_CHARS)
+    tail = [_mentions(message.mentions, message.at_all), f"[{LINK_LABEL}]({md_url(message.url)})"]
 
     def card_for(text: str) -> dict[str, Any]:
         return _make_card(title, colour, "\n\n".join(p for p in (text, *tail) if p))
 
-    text = _fit(message.text, lambda t: size(card_for(t)) <= BODY_BUDGET_BYTES)
+    text = fit(message.text, lambda t: size(card_for(t)) <= BODY_BUDGET_BYTES)
     return card_for(text)
 
 
@@ -165,8 +173,8 @@ def _digest_card(digest: Digest, size: Callable[[dict[str, Any]], int]) -> dict[
     else:
         open_ = [m.severity for m in messages if m.status != "closed"]
         colour = _colour(next((s for s in SEVERITY_ORDER if s in open_), ""))
-    title = _clip(digest.headline, MAX_TITLE_CHARS)
-    mentions = _mentions(_union(messages), any(m.at_all for m in messages))
+    title = clip(digest.headline, MAX_TITLE_CHARS)
+    mentions = _mentions(union(messages), any(m.at_all for m in messages))
     lines = [_digest_line(m) for m in messages]
 
     def card_for(shown: int) -> dict[str, Any]:
@@ -175,7 +183,7 @@ def _digest_card(digest: Digest, size: Callable[[dict[str, Any]], int]) -> dict[
             body.append(f"{ELLIPSIS} and {len(lines) - shown} more")
         return _make_card(title, colour, "\n".join(body) + (f"\n\n{mentions}" if mentions else ""))
 
-    shown = _most(len(lines), lambda n: size(card_for(n)) <= BODY_BUDGET_BYTES)
+    shown = most(len(lines), lambda n: size(card_for(n)) <= BODY_BUDGET_BYTES)
     return card_for(shown)
 
 
@@ -189,10 +197,10 @@ def _make_card(title: str, colour: str, content: str) -> dict[str, Any]:
 def _digest_line(message: BotMessage) -> str:
     """``#42 [CRITICAL] HighErrorRate on checkout — triggered ([open](url))``."""
     title = message.title.removeprefix(f"#{message.number} ")
-    title = _clip(title, MAX_TITLE_CHARS)
+    title = clip(title, MAX_TITLE_CHARS)
     return (
         f"#{message.number} [{message.severity.upper()}] {title} — {message.status} "
-        f"([open]({_md_url(message.url)}))"
+        f"([open]({md_url(message.url)}))"
     )
 
 
@@ -201,17 +209,6 @@ def _mentions(mentions: Sequence[Mention], at_all: bool) -> str:
     if at_all:
         parts.append("<at id=all></at>")
     return " ".join(parts)
-
-
-def _union(messages: Sequence[BotMessage]) -> list[Mention]:
-    """Every message's mentions, once per member (the one carrying a user id wins)."""
-    by_member: dict[str, Mention] = {}
-    for message in messages:
-        for mention in message.mentions:
-            known = by_member.get(mention.member)
-            if known is None or (not known.user_id and mention.user_id):
-                by_member[mention.member] = mention
-    return list(by_member.values())
 
 
 def _colour(severity: str) -> str:
@@ -238,59 +235,3 @@ def _retry_after(headers: Mapping[str, str]) -> float:
     if not header:
         return RATE_LIMIT_RETRY_S
     return retry_after_s(header, datetime.now(UTC))
-
-
-def _fit(text: str, fits: Callable[[str], bool]) -> str:
-    """``text``, or its longest prefix plus "…" that ``fits``.
-
-    Cuts between code points, so a UTF-8 character is never split.
-    """
-    if fits(text):
-        return text
-    low, high = 0, len(text)  # the longest fitting prefix length lies in [low, high)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(text[:middle].rstrip() + ELLIPSIS):
-            low = middle
-        else:
-            high = middle
-    return text[:low].rstrip() + ELLIPSIS
-
-
-def _most(count: int, fits: Callable[[int], bool]) -> int:
-    """The largest ``n`` in ``0..count`` for which ``fits(n)`` holds (0 if none does)."""
-    if fits(count):
-        return count
-    low, high = 0, count
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-def _clip(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + ELLIPSIS
-
-
-def _md_url(url: str) -> str:
-    # A bare parenthesis would end the markdown link early.
-    return url.replace("(", "%28").replace(")", "%29")
-
-
-def _json_size(body: Mapping[str, Any]) -> int:
-    return len(json.dumps(body).encode())
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

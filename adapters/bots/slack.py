@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from adapters.bots.message import BotMessage, BotTarget, Digest, HttpRequest, Mention, RateLimit
+from adapters.bots.text import header
 from adapters.retry_after import retry_after_s
 from cards.model import ELLIPSIS, clip
 from cards.render.slack import (
@@ -103,7 +104,7 @@ class SlackBot:
         said = f"slack webhook answered {status}: {clip(code, BODY_EXCERPT_MAX) or 'no body'}"
         if status == 429:
             raise RateLimited(
-                said, retry_after_s(_header(headers, "Retry-After"), datetime.now(UTC))
+                said, retry_after_s(header(headers, "Retry-After"), datetime.now(UTC))
             )
         if status >= 500:
             raise Unavailable(said)
@@ -228,12 +229,6 @@ def _fallback(text: str, mentions: str) -> str:
     Built from pieces already cut to size, so it stays far below ``MESSAGE_TEXT_MAX``.
     """
     return f"{text} {mentions}" if mentions else text
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever the case of the mapping's keys."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _plain(text: str, limit: int) -> JSONObject:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.bots.message import BotMessage, BotTarget, Digest, HttpRequest, Mention, RateLimit
+from adapters.bots.text import header
 from adapters.retry_after import retry_after_s
 from cards.model import ELLIPSIS, clip
 from gateway.domain import JSONObject
@@ -119,7 +120,7 @@ class TelegramBot:
         if code == 429 or status == 429:
             wait = answer.retry_after
             if wait is None:
-                wait = retry_after_s(_header(headers, "Retry-After"), datetime.now(UTC))
+                wait = retry_after_s(header(headers, "Retry-After"), datetime.now(UTC))
             raise RateLimited(said, wait)
         if status >= 500 or code >= 500:
             raise Unavailable(said)
@@ -306,9 +307,3 @@ def _escape(text: str) -> str:
 def _attr(text: str) -> str:
     """``text`` as a double-quoted attribute value."""
     return _escape(text).replace('"', "&quot;")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever the case of the mapping's keys."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from adapters.bots.message import BotMessage, BotTarget, Digest, HttpRequest, Mention, RateLimit
+from adapters.bots.text import fit, is_int, json_object, md_url, mobile, most, union
 from adapters.retry_after import retry_after_s
+from cards.model import ELLIPSIS, clip
 from gateway.errors import AuthFailed, PlatformError, RateLimited, Rejected, Unavailable
 
 NAME = "wecom_bot"
@@ -19,7 +20,6 @@ MAX_TITLE_CHARS = 150
 DIGEST_TITLE_CHARS = 32  # 25 incidents (the outbox's most per digest) fit in a text message
 MAX_ERROR_EXCERPT = 200
 RATE_LIMIT_RETRY_S = 60.0  # 45009 says nothing of when; one minute clears the window
-CHINA_PREFIX = "+86"  # mainland numbers are written without the country code
 
 CODE_OK = 0
 CODE_FREQUENCY = 45009
@@ -36,7 +36,6 @@ HINT_BAD_CONTENT = "WeCom refused the content as empty or too long: check the bo
 
 LINK_LABEL = "Open incident"
 NEEDS_ATTENTION = "needs attention"
-ELLIPSIS = "…"
 
 
 class WecomBot:
@@ -71,7 +70,7 @@ class WecomBot:
         del now  # part of the BotKind protocol; nothing here is time-dependent
         if isinstance(message, Digest):
             messages = message.messages
-            mentions = _union(messages)
+            mentions = union(messages)
             at_all = any(m.at_all for m in messages)
             content = _digest_markdown(message.headline, messages, mentions)
         else:
@@ -109,9 +108,9 @@ class WecomBot:
         excerpt = body[:MAX_ERROR_EXCERPT].decode("utf-8", errors="replace")
         if status >= 500 or status == 408:
             raise Unavailable(f"{NAME}: HTTP {status} {excerpt}".rstrip())
-        data = _json_object(body) or {}
+        data = json_object(body) or {}
         code = data.get("errcode")
-        if _is_int(code) and code != CODE_OK:
+        if is_int(code) and code != CODE_OK:
             raise _code_error(code, str(data.get("errmsg") or ""))
         if status == 429:
             header = headers.get("Retry-After")
@@ -127,33 +126,20 @@ class WecomBot:
             raise Unavailable(f"{NAME}: unexpected answer {excerpt!r}")
 
 
-def mobile(phone: str) -> str:
-    """The number as ``mentioned_mobile_list`` takes it: mainland numbers without ``+86``.
-
-    Args:
-        phone: An E.164 number.
-
-    Returns:
-        ``phone`` without ``+86``; any other number unchanged (WeCom's form for foreign
-        numbers is not in our notes, so we do not guess).
-    """
-    return phone.removeprefix(CHINA_PREFIX)
-
-
 def _markdown(message: BotMessage) -> str:
-    tail = [_mentions(message.mentions), f"[{LINK_LABEL}]({_md_url(message.url)})"]
+    tail = [_mentions(message.mentions), f"[{LINK_LABEL}]({md_url(message.url)})"]
 
     def content_for(text: str) -> str:
         return "\n\n".join(p for p in (text, *tail) if p)
 
-    text = _fit(message.text, lambda t: _size(content_for(t)) <= MARKDOWN_MAX_BYTES)
+    text = fit(message.text, lambda t: _size(content_for(t)) <= MARKDOWN_MAX_BYTES)
     return content_for(text)
 
 
 def _digest_markdown(
     headline: str, messages: Sequence[BotMessage], mentions: Sequence[Mention]
 ) -> str:
-    head = f"**{_clip(headline, MAX_TITLE_CHARS)}**"
+    head = f"**{clip(headline, MAX_TITLE_CHARS)}**"
     lines = [_digest_line(m) for m in messages]
     shown_mentions = _mentions(mentions)
 
@@ -164,7 +150,7 @@ def _digest_markdown(
         text = "\n".join(parts)
         return f"{text}\n\n{shown_mentions}" if shown_mentions else text
 
-    shown = _most(len(lines), lambda n: _size(content_for(n)) <= MARKDOWN_MAX_BYTES)
+    shown = most(len(lines), lambda n: _size(content_for(n)) <= MARKDOWN_MAX_BYTES)
     return content_for(shown)
 
 
@@ -174,13 +160,13 @@ def _plain(message: BotMessage | Digest) -> str:
         # No link per line: every incident must fit in 2,048 bytes; the page lists them.
         lines = [
             f"#{m.number} {m.severity.upper()} "
-            f"{_clip(m.title.removeprefix(f'#{m.number} '), DIGEST_TITLE_CHARS)} ({m.status})"
+            f"{clip(m.title.removeprefix(f'#{m.number} '), DIGEST_TITLE_CHARS)} ({m.status})"
             for m in message.messages
         ]
         return _fit_bytes(
-            "\n".join([_clip(message.headline, MAX_TITLE_CHARS), *lines]), TEXT_MAX_BYTES
+            "\n".join([clip(message.headline, MAX_TITLE_CHARS), *lines]), TEXT_MAX_BYTES
         )
-    head, tail = _clip(message.title, MAX_TITLE_CHARS), f"{LINK_LABEL}: {message.url}"
+    head, tail = clip(message.title, MAX_TITLE_CHARS), f"{LINK_LABEL}: {message.url}"
     room = TEXT_MAX_BYTES - _size(head) - _size(tail) - 2
     body = _fit_bytes(message.text, room) if room > len(ELLIPSIS.encode()) else ""
     return "\n".join(part for part in (head, body, tail) if part)
@@ -193,26 +179,11 @@ def _mentions(mentions: Sequence[Mention]) -> str:
 
 def _digest_line(message: BotMessage) -> str:
     """``#42 [CRITICAL] HighErrorRate on checkout — triggered ([open](url))``."""
-    title = _clip(message.title.removeprefix(f"#{message.number} "), MAX_TITLE_CHARS)
+    title = clip(message.title.removeprefix(f"#{message.number} "), MAX_TITLE_CHARS)
     return (
         f"#{message.number} [{message.severity.upper()}] {title} — {message.status} "
-        f"([open]({_md_url(message.url)}))"
+        f"([open]({md_url(message.url)}))"
     )
-
-
-def _union(messages: Sequence[BotMessage]) -> list[Mention]:
-    """Every message's mentions, once per member (one with a user id or phone wins)."""
-    by_member: dict[str, Mention] = {}
-    for message in messages:
-        for mention in message.mentions:
-            known = by_member.get(mention.member)
-            if known is None or _reach(mention) > _reach(known):
-                by_member[mention.member] = mention
-    return list(by_member.values())
-
-
-def _reach(mention: Mention) -> int:
-    return 2 if mention.user_id else 1 if mention.phone else 0
 
 
 def _code_error(code: int, msg: str) -> PlatformError:
@@ -226,61 +197,9 @@ def _code_error(code: int, msg: str) -> PlatformError:
     return Rejected(said, code=str(code))
 
 
-def _fit(text: str, fits: Callable[[str], bool]) -> str:
-    """``text``, or its longest prefix plus "…" that ``fits``.
-
-    Cuts between code points, so a UTF-8 character is never split.
-    """
-    if fits(text):
-        return text
-    low, high = 0, len(text)  # the longest fitting prefix length lies in [low, high)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(text[:middle].rstrip() + ELLIPSIS):
-            low = middle
-        else:
-            high = middle
-    return text[:low].rstrip() + ELLIPSIS
-
-
 def _fit_bytes(text: str, max_bytes: int) -> str:
-    return _fit(text, lambda t: _size(t) <= max_bytes)
-
-
-def _most(count: int, fits: Callable[[int], bool]) -> int:
-    """The largest ``n`` in ``0..count`` for which ``fits(n)`` holds (0 if none does)."""
-    if fits(count):
-        return count
-    low, high = 0, count
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-def _clip(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + ELLIPSIS
-
-
-def _md_url(url: str) -> str:
-    # A bare parenthesis would end the markdown link early.
-    return url.replace("(", "%28").replace(")", "%29")
+    return fit(text, lambda t: _size(t) <= max_bytes)
 
 
 def _size(text: str) -> int:
     return len(text.encode())
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

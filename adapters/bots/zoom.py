@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from adapters.bots.message import BotMessage, BotTarget, Digest, HttpRequest, Mention, RateLimit
+from adapters.bots.text import header
 from adapters.retry_after import retry_after_s
 from cards.model import ELLIPSIS, clip
 from gateway.domain import JSONObject
@@ -95,8 +96,8 @@ class ZoomBot:
         words = _words(body)
         said = f"zoom webhook answered {status}: {clip(words, BODY_EXCERPT_MAX) or 'no body'}"
         if status == 429:
-            header = _header(headers, "Retry-After")
-            wait = retry_after_s(header, datetime.now(UTC)) if header else RETRY_AFTER_DEFAULT_S
+            given = header(headers, "Retry-After")
+            wait = retry_after_s(given, datetime.now(UTC)) if given else RETRY_AFTER_DEFAULT_S
             raise RateLimited(said, wait)
         if status >= 500:
             raise Unavailable(said)
@@ -213,9 +214,3 @@ def _words(body: bytes) -> str:
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
         return str(doc["message"])
     return text
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever the case of the mapping's keys."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.bots.dingtalk import mobile
+from adapters.bots.text import mobile
 from adapters.dingtalk.api import DingtalkApi
 from gateway import mapping, messages
 from gateway.actions import perform
