@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 
 from gateway.config import Settings
+from gateway.contacts import same_phone
 from gateway.runtime import Runtime
 from storage import repo
 
@@ -36,10 +37,6 @@ class ImportReport:
         )
 
 
-def _digits(phone: str) -> str:
-    return "".join(ch for ch in phone if ch.isdigit())
-
-
 def member_by(settings: Settings, email: str, phone: str) -> str | None:
     """The member with this email (case-insensitive), else with this phone (digits compared)."""
     if email:
@@ -47,10 +44,9 @@ def member_by(settings: Settings, email: str, phone: str) -> str | None:
             if m.email and m.email.casefold() == email.casefold():
                 return name
     if phone:
-        wanted = _digits(phone)
         for name, m in settings.members.items():
-            # "+86 138…" and "138…" are the same mobile: compare the trailing digits.
-            if m.phone and wanted and _digits(m.phone).endswith(wanted[-11:]):
+            # "+86 138…" and "138…" are the same mobile.
+            if m.phone and same_phone(m.phone, phone):
                 return name
     return None
 

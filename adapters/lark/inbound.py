@@ -23,7 +23,7 @@ from adapters.lark.clicks import CardActions
 from adapters.lark.events import MessageEvents
 from gateway.config import LarkSettings
 from gateway.domain import JSONObject
-from gateway.errors import ConfigError, MalformedPayload, Unauthorized
+from gateway.errors import MalformedPayload, Unauthorized
 from gateway.runtime import Runtime
 from gateway.web.keys import RUNTIME
 
@@ -191,24 +191,9 @@ LARK = web.AppKey("lark_inbound", LarkInbound)
 def add_routes(app: web.Application, settings: LarkSettings) -> None:
     """Register ``POST /hooks/lark``; what answers it is built when ``app`` starts.
 
-    Raises:
-        ConfigError: ``mode = "long_connection"`` (not supported yet), or neither a
-            verification token nor an encrypt key to tell Feishu's requests from others.
+    ``LarkSettings`` has already refused what cannot work here (the long connection, or
+    neither a verification token nor an encrypt key).
     """
-    if settings.mode == "long_connection":
-        raise ConfigError(
-            [
-                'lark.mode: "long_connection" is not supported yet; use "webhook" and '
-                f"subscribe {PATH} for events and card callbacks"
-            ]
-        )
-    if settings.verification_token is None and settings.encrypt_key is None:
-        raise ConfigError(
-            [
-                "lark.verification_token: needed (or lark.encrypt_key) to accept events over "
-                "HTTP; copy it from the app's Events and Callbacks page"
-            ]
-        )
     app.cleanup_ctx.append(partial(_inbound, settings=settings))
     app.router.add_post(PATH, handle)
 
