@@ -220,7 +220,7 @@ def _preview(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         from cards.build import Viewer, build_card  # noqa: PLC0415
         from cards.render.slack import render_message  # noqa: PLC0415
-        from gateway.notices import card_json  # noqa: PLC0415
+        from gateway.wire import card_json  # noqa: PLC0415
 
         card = {**card_json(incident), "body": done.text}
         message = render_message(build_card(card, Viewer(link=url)))

@@ -9,11 +9,9 @@ from typing import Any
 from gateway.config import ServiceSettings, Settings
 from gateway.domain import Incident, TimelineEntry
 from gateway.templates import event_type, render, variables
-from gateway.wire import incident_json
+from gateway.wire import card_json
 
 DIRECT = ("sms", "voice", "email")
-CARD_ALERTS = 5
-CARD_TIMELINE = 5
 
 
 def address(settings: Settings, member: str, channel: str) -> str | None:
@@ -69,10 +67,7 @@ def direct_notice(
     if channel == "email":
         subject = render(templates, "email_subject", event, values)
         body = render(templates, "email_text", event, values)
-        doc = incident_json(incident, details=True)
-        doc["alerts"] = doc["alerts"][:CARD_ALERTS]
-        doc["timeline"] = doc["timeline"][-CARD_TIMELINE:]
-        payload.update(subject=subject.text, body_text=body.text, incident=doc)
+        payload.update(subject=subject.text, body_text=body.text, incident=card_json(incident))
         errors += [e for e in (subject.error, body.error) if e]
     else:
         text = render(templates, channel, event, values)

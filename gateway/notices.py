@@ -24,7 +24,7 @@ from gateway.escalation import level_of
 from gateway.links import LinkSigner
 from gateway.policies import EscalateIf, LevelSettings, PreferenceStep
 from gateway.templates import event_type, render, variables
-from gateway.wire import entry_json, incident_json
+from gateway.wire import card_json, entry_json, incident_json
 from storage import repo
 from storage.repo import MessageRef
 
@@ -34,8 +34,6 @@ PAGING_EVENTS = frozenset(
 )
 # Events that start a policy level: its group chats get the card.
 LEVEL_EVENTS = frozenset({"triggered", "paged", "escalated", "reopened", "snooze_expired"})
-CARD_ALERTS = 5
-CARD_TIMELINE = 5
 
 
 @dataclass(frozen=True)
@@ -60,14 +58,6 @@ async def load_audience(
         refs=await repo.message_refs_for(conn, sorted(set(incidents))),
         accounts=await repo.accounts_for_members(conn, sorted(set(members)), platforms),
     )
-
-
-def card_json(incident: Incident) -> JSONObject:
-    """The incident as a card needs it: a few alerts and the latest timeline entries."""
-    doc = incident_json(incident, details=True)
-    doc["alerts"] = doc["alerts"][:CARD_ALERTS]
-    doc["timeline"] = doc["timeline"][-CARD_TIMELINE:]
-    return doc
 
 
 def notices_for(

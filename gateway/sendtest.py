@@ -13,9 +13,8 @@ from gateway.config import BOT_KINDS, Destination, ServiceSettings, Settings
 from gateway.direct import DIRECT, address, direct_notice
 from gateway.domain import Incident, Severity, Status, TimelineEntry
 from gateway.errors import PlatformError
-from gateway.notices import card_json
 from gateway.outbox import Job
-from gateway.wire import entry_json, incident_json
+from gateway.wire import card_json, entry_json, incident_json
 
 _REF = re.compile(r"^services\.([^.\[\]]+)\.notify\[(\d+)\]$")
 TEST_NUMBER = 0  # never a real incident's number

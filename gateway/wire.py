@@ -7,6 +7,10 @@ from typing import Any
 
 from gateway.domain import Incident, JSONObject, TimelineEntry
 
+# What a card shows of an incident: its first alerts and its latest timeline entries.
+CARD_ALERTS = 5
+CARD_TIMELINE = 5
+
 
 def iso(value: datetime | None) -> str | None:
     """RFC 3339 in UTC, or None."""
@@ -66,4 +70,12 @@ def incident_json(incident: Incident, *, details: bool = False) -> JSONObject:
             for a in incident.alerts
         ]
         doc["timeline"] = [entry_json(e) for e in incident.timeline]
+    return doc
+
+
+def card_json(incident: Incident) -> JSONObject:
+    """The incident as a card needs it: a few alerts and the latest timeline entries."""
+    doc = incident_json(incident, details=True)
+    doc["alerts"] = doc["alerts"][:CARD_ALERTS]
+    doc["timeline"] = doc["timeline"][-CARD_TIMELINE:]
     return doc

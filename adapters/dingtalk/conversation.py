@@ -18,9 +18,9 @@ from gateway.commands import Command, CommandError
 from gateway.domain import Incident, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
-from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
 from gateway.selflink import issue_code
+from gateway.wire import card_json
 
 LIST_LIMIT = 20
 REPLY_MAX = 4_000  # a text message's limit is not in our notes; a card's worth of text

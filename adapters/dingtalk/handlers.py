@@ -24,8 +24,8 @@ from gateway import messages, queries
 from gateway.config import DingtalkSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import ActionRefused, MalformedPayload, NotFound, PlatformError
-from gateway.notices import card_json
 from gateway.runtime import Runtime
+from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from cards.render.lark import CALLBACK_KEY, FORM_INPUTS, render_card
 from gateway import messages, queries
 from gateway.domain import JSONObject, Verb
 from gateway.errors import ActionRefused, MalformedPayload, NotFound
-from gateway.notices import card_json
+from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
 

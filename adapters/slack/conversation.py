@@ -21,9 +21,9 @@ from gateway import messages, queries
 from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
-from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
 from gateway.selflink import issue_code
+from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from cards.render.teams import Member, attachment, render_card
 from gateway import queries
 from gateway.config import MemberSettings
 from gateway.domain import JSONObject, Verb
-from gateway.notices import card_json
 from gateway.runtime import Runtime
+from gateway.wire import card_json
 
 LANG = "en"
 SUMMARY_MAX = 100  # the notification preview of a card message

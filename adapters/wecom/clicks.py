@@ -15,7 +15,7 @@ from cards.render.wecom import read_key
 from gateway import messages, queries
 from gateway.domain import JSONObject, Verb
 from gateway.errors import ActionRefused, MalformedPayload, NotFound, PlatformError, Rejected
-from gateway.notices import card_json
+from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from gateway import commands, messages, queries
 from gateway.commands import Command, CommandError
 from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
-from gateway.notices import card_json
 from gateway.oncall import OnCall, on_call_now
 from gateway.selflink import issue_code
+from gateway.wire import card_json
 
 LIST_LIMIT = 20
 # Anyone in the corp may ask these; everything else needs a linked account.

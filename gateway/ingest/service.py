@@ -24,9 +24,10 @@ from gateway.domain import (
 )
 from gateway.escalation import start
 from gateway.matching import Subject
-from gateway.notices import CARD_ALERTS, Audience, load_audience, notices_for
+from gateway.notices import Audience, load_audience, notices_for
 from gateway.routing import route
 from gateway.runtime import Runtime
+from gateway.wire import CARD_ALERTS
 from storage import repo
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from gateway.clock import ManualClock
 from gateway.config import EmailSettings
 from gateway.domain import AlertView, Incident, Severity, Status, TimelineEntry
 from gateway.errors import AuthFailed, Rejected, Unavailable
-from gateway.notices import card_json
 from gateway.outbox import Job
+from gateway.wire import card_json
 
 NOW = datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
 STARTED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

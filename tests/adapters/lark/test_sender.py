@@ -16,8 +16,8 @@ from adapters.lark.sender import LarkSender, reply_line
 from gateway.config import LarkSettings
 from gateway.domain import Incident, Severity, Status
 from gateway.errors import AuthFailed, RateLimited, Rejected, Unavailable
-from gateway.notices import card_json
 from gateway.outbox import Job, SendResult
+from gateway.wire import card_json
 from tests.adapters.lark.conftest import ALICE, CHAT, lark_section
 from tests.fakes.lark import CODE_RATE_LIMITED, CODE_TOKEN_INVALID, FakeLark
 

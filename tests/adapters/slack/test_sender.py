@@ -14,8 +14,8 @@ from adapters.slack.sender import SlackSender, thread_reply
 from gateway.config import SlackSettings
 from gateway.domain import Incident, Severity, Status
 from gateway.errors import AuthFailed, RateLimited, Rejected, Unavailable
-from gateway.notices import card_json
 from gateway.outbox import Job, SendResult
+from gateway.wire import card_json
 from tests.adapters.slack.conftest import ALICE_DM, CHANNEL, TOKEN, slack_settings, text_of
 from tests.fakes.slack import FakeSlack
 

@@ -16,8 +16,8 @@ from adapters.telegram.transport import make_bot
 from gateway.config import TelegramSettings
 from gateway.domain import Incident, Severity, Status
 from gateway.errors import AuthFailed, RateLimited, Rejected, Unavailable
-from gateway.notices import card_json
 from gateway.outbox import Job, SendResult
+from gateway.wire import card_json
 from tests.adapters.telegram.conftest import ALICE, GROUP, telegram_section
 from tests.fakes.telegram import FakeTelegram
 

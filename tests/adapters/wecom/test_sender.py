@@ -17,8 +17,8 @@ from adapters.wecom.sender import WecomSender, fit_bytes, nonce, reply_line
 from gateway.config import WecomSettings
 from gateway.domain import Incident, Severity, Status
 from gateway.errors import AuthFailed, RateLimited, Rejected, Unavailable
-from gateway.notices import card_json
 from gateway.outbox import Job, SendResult
+from gateway.wire import card_json
 from tests.adapters.wecom.conftest import ALICE, BOB, wecom_section
 from tests.fakes.wecom import (
     CODE_FREQUENCY,
