@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.config import Settings
 from gateway.direct import DIRECT, direct_notice
 from gateway.domain import Incident, JSONObject, Status, TimelineEntry
-from gateway.links import LinkSigner
+from gateway.notices import personal_link
 from gateway.runtime import Runtime
 from storage import repo
 
@@ -110,14 +110,7 @@ async def _next_notice(
             member, ()
         )
     )
-    signer = LinkSigner(settings.server.secret_key.get_secret_value())
-    url = signer.url(
-        settings.server.base_url,
-        member,
-        incident.number,
-        now,
-        timedelta(hours=settings.server.link_ttl_h),
-    )
+    url = personal_link(settings, member, incident.number, now)
     entry = (
         incident.timeline[-1]
         if incident.timeline

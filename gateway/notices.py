@@ -189,11 +189,9 @@ def notices_for(
                 {"template_error": message["template_error"]} if "template_error" in message else {}
             )
             add(dest.kind, where, {**event, "message": message, **flagged})
-    signer = _signer(settings.server.secret_key.get_secret_value())
-    ttl = timedelta(hours=settings.server.link_ttl_h)
 
     def member_link(member: str) -> str:
-        return signer.url(base, member, incident.number, now, ttl)
+        return personal_link(settings, member, incident.number, now)
 
     if entry.kind in PAGING_EVENTS:
         # A person taken off the policy's path (assigned by hand) follows their own ways.
@@ -261,6 +259,13 @@ def notices_for(
 @functools.lru_cache(maxsize=4)
 def _signer(secret_key: str) -> LinkSigner:
     return LinkSigner(secret_key)
+
+
+def personal_link(settings: Settings, member: str, number: int, now: datetime) -> str:
+    """The incident page signed for ``member``: it acts as them, without a login."""
+    signer = _signer(settings.server.secret_key.get_secret_value())
+    ttl = timedelta(hours=settings.server.link_ttl_h)
+    return signer.url(settings.server.base_url, member, number, now, ttl)
 
 
 def reach(
