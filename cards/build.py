@@ -9,7 +9,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cards import callback
-from cards.model import Button, ButtonStyle, Card, Field, Link, Tone, clip
+from cards.model import (
+    Button,
+    ButtonStyle,
+    Card,
+    DigestCard,
+    DigestEntry,
+    Field,
+    Link,
+    Tone,
+    clip,
+)
 from gateway import messages
 from gateway.domain import JSONObject, Severity, Status, Verb
 
@@ -198,7 +208,7 @@ def _alert_links(alerts: Sequence[JSONObject], lang: str) -> Iterator[Link]:
 
 def _web_url(value: object) -> str | None:
     """``value`` when it is a plain http(s) URL: annotations come from outside, may say anything."""
-    if not isinstance(value, str) or not value.isprintable() or " " in value:
+    if not isinstance(value, str) or not value.isprintable() or any(c in value for c in " |<>"):
         return None
     try:
         parts = urlsplit(value)
@@ -246,3 +256,27 @@ def _time(value: object) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def build_digest(items: Sequence[Mapping[str, Any]], lang: str, open_min: int) -> DigestCard:
+    """The digest card for ``items`` (number, title, severity, url), oldest first."""
+    entries = []
+    for item in items:
+        try:
+            emoji = _EMOJI[Severity(str(item.get("severity")))]
+        except ValueError:
+            emoji = _EMOJI[Severity.WARNING]
+        entries.append(
+            DigestEntry(
+                incident=int(item.get("number") or 0),
+                emoji=emoji,
+                title=clip(str(item.get("title") or ""), TITLE_MAX),
+                url=_web_url(item.get("url")),
+            )
+        )
+    first = entries[0].incident if entries else 1
+    return DigestCard(
+        headline=messages.text("card_digest_headline", lang, count=len(entries)),
+        entries=tuple(entries),
+        hint=messages.text("card_digest_hint", lang, minutes=open_min, number=first),
+    )

@@ -70,6 +70,25 @@ class Card:
     fallback: str  # plain text for notifications and accessibility
 
 
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """One incident in a digest card."""
+
+    incident: int
+    emoji: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestCard:
+    """Many incidents in one message: what a chat gets during a storm instead of a card each."""
+
+    headline: str
+    entries: tuple[DigestEntry, ...]
+    hint: str
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, ending in "…" when it was cut."""
     if limit < 1:

@@ -211,6 +211,16 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "card_kind_escalation_exhausted": {"en": "no more escalation levels", "zh": "升级层级已用尽"},
     "card_kind_paged": {"en": "paged after the delay", "zh": "延迟结束，已通知"},
     "card_kind_reminded": {"en": "reminded", "zh": "再次提醒"},
+    "card_digest_headline": {
+        "en": "{count} incidents opened here faster than cards can be posted",
+        "zh": "{count} 个事件的产生速度超过了卡片的发送频率",
+    },
+    "card_digest_hint": {
+        "en": "New ones are added to this card for the next {minutes} minutes. "
+        "Act on them from their pages or with a command, e.g. `ack {number}`.",
+        "zh": "接下来 {minutes} 分钟内的新事件会加入此卡片。"
+        "请在事件页面或用命令处理，例如 `ack {number}`。",
+    },
     "bot_digest": {
         "en": "{count} incident notices arrived faster than this bot may post; here they are:",
         "zh": "{count} 条事件通知超出了机器人的发送频率，合并如下：",

@@ -242,9 +242,11 @@ def notices_for(
             target=f"{posted.platform}:{posted.chat_id}:{posted.message_id}",
         )
         if _platform_flag(settings, posted.platform, "thread_replies"):
+            # In a direct message, say whose: the reply shares that chat's cap with the cards.
+            reader = {"reader": posted.member} if posted.member else {}
             add(
                 posted.platform,
-                {"chat": posted.chat_id, "message": posted.message_id},
+                {"chat": posted.chat_id, "message": posted.message_id, **reader},
                 {**event, "op": "reply"},
             )
     # A template that failed fell back to the built-in wording; the card says so on the

@@ -6,9 +6,8 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -31,6 +30,13 @@ SEND_CHUNK = 10
 # A digest lists at most this many notices: a chat message must stay readable, and every
 # incident in it must fit (a WeCom text message is 2,048 bytes).
 DIGEST_MAX = 25
+# A digest card (a chat app's storm card) lists at most this many incidents, and takes more
+# while it is younger than this; after that a new one starts.
+CARD_DIGEST_MAX = 50
+CARD_DIGEST_OPEN_S = 600.0
+# A send counts against its cap a tenth longer than the published window, so that requests
+# that take different times on the way never arrive closer together than the cap allows.
+PACE_MARGIN = 1.1
 
 
 # Called, in the transaction that records them, with each card just posted and the payload
@@ -62,19 +68,27 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """A destination's published cap: at most ``count`` sends per ``per_s`` seconds."""
+    """A destination's published cap: at most ``count`` sends per ``per_s`` seconds.
 
-    key: str  # what shares the cap, e.g. the bot's destination
+    What the cap doesn't let through now waits for it. ``digest_after`` says what else:
+    ``0`` merges the overflow into one digest message at once (group bots: a notice there is
+    a message, not something to click); ``N`` lets up to N cards wait for their own turn and,
+    past that (a storm), puts the waiting cards into one digest card that later ones are
+    added to in place (chat apps); ``None`` never merges (card updates, thread replies).
+    """
+
+    key: str  # what shares the cap, e.g. the bot's destination or the chat
     count: int
     per_s: float
+    digest_after: int | None = 0
 
 
 @runtime_checkable
 class Paced(Protocol):
-    """A sender whose destinations have a cap; past it, notices are merged into a digest."""
+    """A sender whose destinations have caps, shared by every replica through the database."""
 
-    def pace(self, destination: JSONObject) -> Pace | None:
-        """The cap that ``destination`` is under, if any."""
+    def pace(self, job: Job) -> Pace | None:
+        """The cap that sending ``job`` counts against, if any."""
         ...
 
 
@@ -136,7 +150,6 @@ class Dispatcher:
         self._metrics = metrics
         self._worker_id = worker_id
         self._woken = asyncio.Event()
-        self._sent: dict[str, deque[float]] = {}  # per capped destination: recent send times
 
     def wake(self) -> None:
         """New work was written: run soon instead of after ``poll_interval_s``."""
@@ -165,9 +178,7 @@ class Dispatcher:
         if not claimed:
             return 0
         lease_until, claimed_jobs = claimed
-        jobs, held = self._pace(claimed_jobs)
-        if held:
-            await self._hold(held)
+        jobs = await self._pace(claimed_jobs)
         outcomes: list[_Outcome] = []
         for start in range(0, len(jobs), SEND_CHUNK):
             if start and self._yield_to is not None:
@@ -178,49 +189,38 @@ class Dispatcher:
             await self._record(outcomes)
         return len(claimed_jobs)
 
-    def _pace(self, jobs: Sequence[Job]) -> tuple[list[Job], list[tuple[Job, datetime]]]:
-        """Keep every capped destination within its cap: what to send now (a burst past the
-        cap merged into one digest), and what waits until the cap allows (with when)."""
-        now = self._clock.now().timestamp()
+    async def _pace(self, jobs: Sequence[Job]) -> list[Job]:
+        """Keep every capped destination within its cap, counting what every replica sent:
+        returns what to send now (overflow merged into digests where the cap says so); the
+        rest goes back, unsent and uncounted, due when the cap allows."""
         groups: dict[str, list[Job]] = {}
         paces: dict[str, Pace] = {}
         ready: list[Job] = []
         for job in jobs:
             sender = self._senders.get(job.channel)
-            pace = sender.pace(job.destination) if isinstance(sender, Paced) else None
+            pace = sender.pace(job) if isinstance(sender, Paced) else None
             if pace is None:
                 ready.append(job)
                 continue
             paces[pace.key] = pace
             groups.setdefault(pace.key, []).append(job)
-        held: list[tuple[Job, datetime]] = []
-        for key, group in groups.items():
-            pace = paces[key]
-            window = self._sent.setdefault(key, deque())
-            while window and window[0] <= now - pace.per_s:
-                window.popleft()
-            free = pace.count - len(window)
-            if free <= 0:
-                until = datetime.fromtimestamp(window[0] + pace.per_s, tz=UTC)
-                held.extend((job, until) for job in group)
-                continue
-            if len(group) > free:
-                # What fits goes alone; then one digest of what fits in a readable message;
-                # anything past that waits for the next free slot.
-                merged = group[free - 1 : free - 1 + DIGEST_MAX]
-                rest = group[free - 1 + DIGEST_MAX :]
-                group = [*group[: free - 1], _digest(merged) if len(merged) > 1 else merged[0]]
-                soon = datetime.fromtimestamp(now + pace.per_s / pace.count, tz=UTC)
-                held.extend((job, soon) for job in rest)
-            window.extend([now] * len(group))
-            ready.extend(group)
-        return ready, held
-
-    async def _hold(self, held: Sequence[tuple[Job, datetime]]) -> None:
-        """Put jobs back, unsent and uncounted, until their destination's cap allows."""
+        if not groups:
+            return ready
         async with self._db.write() as conn:
+            now = self._clock.now().timestamp()
+            windows = await repo.load_paces(conn, sorted(groups))
+            held: list[tuple[Job, float]] = []
+            for key, group in groups.items():
+                window = windows.setdefault(key, repo.PaceWindow())
+                plan = _plan(paces[key], group, window, now)
+                window.sent.extend([now] * len(plan.send))
+                ready.extend(plan.send)
+                held.extend(plan.held)
             for job, until in held:
-                await repo.release_delivery(conn, job.delivery_id, job.attempt, until)
+                due = datetime.fromtimestamp(until, tz=UTC)
+                await repo.release_delivery(conn, job.delivery_id, job.attempt, due)
+            await repo.save_paces(conn, windows)
+        return ready
 
     async def _idle(self) -> None:
         try:
@@ -281,8 +281,11 @@ class Dispatcher:
         return outcome
 
     async def _record(self, sent: Sequence[_Outcome]) -> None:
-        # A digest's outcome is every merged delivery's outcome.
-        outcomes = [o for s in sent for o in (s, *(replace(s, job=m) for m in s.job.merged))]
+        # A digest's outcome is every merged delivery's outcome (but its message is nobody's
+        # card: the digest's own job records where it is).
+        outcomes = [
+            o for s in sent for o in (s, *(replace(s, job=m, result=None) for m in s.job.merged))
+        ]
         changed: list[tuple[_Outcome, str, float]] = []
         cards: list[tuple[JSONObject, JSONObject]] = []
         caught_up = False
@@ -344,6 +347,7 @@ class Dispatcher:
                     cards.append((posted, o.job.payload))
             await repo.add_timeline(conn, failures)
             await repo.add_message_refs(conn, refs)
+            await repo.set_pace_digests(conn, _digest_cards(changed, now))
             if cards and self._on_posted is not None:
                 caught_up = await self._on_posted(conn, cards, now)
             if lost and self._on_failed is not None:
@@ -416,6 +420,108 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
             ),
         },
     }
+
+
+@dataclass(slots=True)
+class _Plan:
+    send: list[Job] = field(default_factory=list)
+    held: list[tuple[Job, float]] = field(default_factory=list)  # with when (epoch seconds)
+
+
+def _plan(pace: Pace, group: Sequence[Job], window: repo.PaceWindow, now: float) -> _Plan:
+    """What of ``group`` goes now and what waits, given what the window holds already."""
+    span = pace.per_s * PACE_MARGIN
+    window.sent = sorted(s for s in window.sent if s > now - span)
+    free = pace.count - len(window.sent)
+    soon = now + span / pace.count  # about when the next slot frees up
+    if free <= 0:
+        return _Plan(held=[(job, window.sent[-free] + span) for job in group])
+    if len(group) <= free:
+        return _Plan(send=list(group))
+    if pace.digest_after is None or 0 < len(group) <= pace.digest_after:
+        return _Plan(send=list(group[:free]), held=[(job, soon) for job in group[free:]])
+    if pace.digest_after == 0:
+        # What fits goes alone; then one digest of what fits in a readable message;
+        # anything past that waits for the next free slot.
+        merged = group[free - 1 : free - 1 + DIGEST_MAX]
+        rest = group[free - 1 + DIGEST_MAX :]
+        last = _digest(merged) if len(merged) > 1 else merged[0]
+        return _Plan(send=[*group[: free - 1], last], held=[(job, soon) for job in rest])
+    # A storm in a chat: its new cards go into one digest card, which is added to in place
+    # while it is young and has room; cards of other kinds (replies) wait their turn.
+    cards = [job for job in group if job.payload.get("op") == "post"]
+    others = [job for job in group if job.payload.get("op") != "post"]
+    digest = window.digest
+    items: list[JSONObject] = []
+    if (
+        digest is not None
+        and float(digest.get("at", 0)) > now - CARD_DIGEST_OPEN_S
+        and len(digest.get("items", ())) < CARD_DIGEST_MAX
+    ):
+        items = list(digest["items"])
+    else:
+        digest = None
+    taken = cards[: CARD_DIGEST_MAX - len(items)]
+    plan = _Plan(held=[(job, soon) for job in cards[len(taken) :]])
+    if taken:
+        plan.send.append(_digest_card(pace.key, taken, items, digest))
+    room = free - len(plan.send)
+    plan.send.extend(others[:room])
+    plan.held.extend((job, soon) for job in others[room:])
+    return plan
+
+
+def _digest_card(
+    key: str, jobs: Sequence[Job], earlier: Sequence[JSONObject], digest: JSONObject | None
+) -> Job:
+    """One job that shows ``jobs``' incidents (after ``earlier`` ones) in one digest card,
+    posted anew or, when ``digest`` is given, replacing that card's content."""
+    first = jobs[0]
+    items = [*earlier, *(_card_item(job) for job in jobs)]
+    payload: JSONObject = {
+        "event_id": first.payload.get("event_id"),
+        "op": "digest",
+        "event": "incident.digest",
+        "pace": key,
+        "items": items,
+        "opened": digest.get("at") if digest is not None else None,
+    }
+    destination = dict(first.destination)
+    if digest is not None:
+        destination.update(chat=digest.get("chat"), message=digest.get("message"))
+    return replace(first, destination=destination, payload=payload, merged=tuple(jobs[1:]))
+
+
+def _card_item(job: Job) -> JSONObject:
+    """One incident's line in a digest card: what a reader needs to pick it out."""
+    incident = job.payload.get("incident")
+    card = incident if isinstance(incident, dict) else {}
+    return {
+        "number": card.get("number", job.incident_id),
+        "title": card.get("title", ""),
+        "severity": card.get("severity", ""),
+        "url": job.payload.get("url"),
+    }
+
+
+def _digest_cards(
+    changed: Sequence[tuple[_Outcome, str, float]], now: datetime
+) -> dict[str, JSONObject]:
+    """The digest cards just posted or updated, to be added to while they are young."""
+    posted: dict[str, JSONObject] = {}
+    for o, state, _ in changed:
+        payload = o.job.payload
+        if state != "sent" or payload.get("op") != "digest":
+            continue
+        result = o.result or SendResult()
+        dest = o.job.destination
+        posted[str(payload["pace"])] = {
+            "chat": result.chat_id or dest.get("chat"),
+            "message": result.message_ref or dest.get("message"),
+            "items": payload.get("items", []),
+            "at": payload.get("opened") or now.timestamp(),
+        }
+    return posted
 
 
 def _digest(jobs: Sequence[Job]) -> Job:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -880,3 +880,47 @@ async def take_link_code(
     if found is None or found.expires_at < now:
         return None
     return found.platform, found.workspace, found.platform_user_id
+
+
+@dataclass(slots=True)
+class PaceWindow:
+    """A capped destination's recent sends (epoch seconds) and its open digest card, if any."""
+
+    sent: list[float] = field(default_factory=list)
+    digest: dict[str, Any] | None = None
+    stored: bool = False
+
+
+async def load_paces(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, PaceWindow]:
+    """The windows of ``keys``; on PostgreSQL other replicas wait for them until commit."""
+    await lock_keys(conn, [f"pace:{key}" for key in keys])
+    rows = await conn.execute(sa.select(t.paces).where(t.paces.c.key.in_(keys)))
+    return {
+        row.key: PaceWindow(sent=list(row.sent or ()), digest=row.digest, stored=True)
+        for row in rows
+    }
+
+
+async def save_paces(conn: AsyncConnection, windows: Mapping[str, PaceWindow]) -> None:
+    """Write back windows read with ``load_paces`` in this same transaction."""
+    new = [
+        {"key": key, "sent": w.sent, "digest": w.digest}
+        for key, w in windows.items()
+        if not w.stored
+    ]
+    if new:
+        await conn.execute(t.paces.insert(), new)
+    old = [{"k": key, "sent": w.sent} for key, w in windows.items() if w.stored]
+    if old:
+        p = t.paces.c
+        await conn.execute(
+            t.paces.update().where(p.key == sa.bindparam("k")).values(sent=sa.bindparam("sent")),
+            old,
+        )
+
+
+async def set_pace_digests(conn: AsyncConnection, digests: Mapping[str, dict[str, Any]]) -> None:
+    """Remember the digest card each destination shows now, to add to it while it has room."""
+    p = t.paces.c
+    for key, digest in digests.items():
+        await conn.execute(t.paces.update().where(p.key == key).values(digest=digest))

@@ -272,3 +272,17 @@ class LinkCodeRow(SQLModel, table=True):
 
 
 link_codes = LinkCodeRow.__table__  # type: ignore[attr-defined]
+
+
+class PaceRow(SQLModel, table=True):
+    """What a capped destination (a chat, a bot) was sent lately, shared by every replica."""
+
+    __tablename__ = "paces"
+
+    key: str = Field(primary_key=True, max_length=255)
+    sent: list[float] = _json()  # send times (epoch seconds) inside the window
+    # The digest card posted there last (chat, message, items, at), updated while it has room.
+    digest: dict[str, Any] | None = _json(nullable=True)
+
+
+paces = PaceRow.__table__  # type: ignore[attr-defined]

@@ -13,7 +13,6 @@ import aiohttp
 
 from adapters.bots.message import BotKind, BotMessage, BotTarget, Digest, Mention
 from gateway.config import BOT_KINDS, TELEGRAM_API, Destination, Settings
-from gateway.domain import JSONObject
 from gateway.errors import Rejected, Unavailable
 from gateway.outbox import Job, Pace, SendResult
 
@@ -94,9 +93,10 @@ class BotSender:
             if dest.kind == kind
         }
 
-    def pace(self, destination: JSONObject) -> Pace:
+    def pace(self, job: Job) -> Pace:
         """Each bot (each of its chats) is capped on its own, at its platform's limit."""
         limit = self._kind.limit
+        destination = job.destination
         key = f"{self.channel}:{destination.get('ref')}:{destination.get('chat') or ''}"
         return Pace(key, limit.count, limit.per_s)
 

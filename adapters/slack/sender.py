@@ -10,18 +10,24 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.errors import call
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.lines import event_line
-from cards.render.slack import render_message
+from cards.render.slack import render_digest, render_message
 from gateway.config import SlackSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
-from gateway.outbox import Job, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
 LANG = "en"
 THREAD_REPLY_MAX = 500  # one short line under the card, not a second card
+# Slack's published limits: about one message per second per channel, short bursts allowed
+# (the outbox keeps there: up to DIGEST_AFTER cards wait their turn, past that a digest card
+# takes them), and chat.update at Tier 3 (50 a minute per workspace).
+POST_PACE = (3, 3.0)
+DIGEST_AFTER = 5
+UPDATE_PACE = (50, 60.0)
 
 
 class SlackSender:
@@ -41,6 +47,22 @@ class SlackSender:
             retry_handlers=[],
         )
 
+    def pace(self, job: Job) -> Pace | None:
+        """Posts count against their channel's cap, updates against the workspace's."""
+        op, dest = job.payload.get("op"), job.destination
+        if op == "update":
+            return Pace("slack:update", *UPDATE_PACE, digest_after=None)
+        if dest.get("dm") is not None:
+            if not self._settings.dm_assignees:
+                return None  # nothing is sent
+            who = dest.get("member") or dest["dm"]
+            return Pace(f"slack:dm:{who}", *POST_PACE, digest_after=None)
+        if op == "reply" and dest.get("reader"):  # under a card in a direct message
+            return Pace(f"slack:dm:{dest['reader']}", *POST_PACE, digest_after=None)
+        if op in ("post", "reply", "digest") and dest.get("chat"):
+            return Pace(f"slack:chat:{dest['chat']}", *POST_PACE, digest_after=DIGEST_AFTER)
+        return None
+
     async def send(self, job: Job) -> SendResult:
         """Post or update one card; raises a PlatformError subclass when Slack says no."""
         op = job.payload.get("op")
@@ -50,7 +72,28 @@ class SlackSender:
             return await self._update(job)
         if op == "reply":
             return await self._reply(job)
+        if op == "digest":
+            return await self._digest(job)
         raise Rejected(f"slack delivery has no known op: {op!r}", code="bad_op")
+
+    async def _digest(self, job: Job) -> SendResult:
+        """Post a storm's digest card, or add to the one already there."""
+        channel = _text(job.destination.get("chat"), "chat")
+        items = job.payload.get("items")
+        digest = build_digest(
+            items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+        )
+        message = render_digest(digest)
+        ts = job.destination.get("message")
+        if isinstance(ts, str) and ts:
+            await call(self._client.chat_update(channel=channel, ts=ts, **message))
+            return SendResult(message_ref=ts, chat_id=channel)
+        posted = await call(
+            self._client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **message
+            )
+        )
+        return SendResult(message_ref=str(posted["ts"]), chat_id=str(posted["channel"]))
 
     async def _post(self, job: Job) -> SendResult:
         dest = job.destination

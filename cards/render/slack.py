@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from cards.model import ELLIPSIS, Button, Card, Field, Link, clip
+from cards.model import ELLIPSIS, Button, Card, DigestCard, Field, Link, clip
 from gateway.domain import JSONObject
 
 MAX_BLOCKS = 50
@@ -50,6 +50,28 @@ def render_blocks(card: Card) -> list[JSONObject]:
     if links:
         blocks.append({"type": "actions", "elements": list(_link_buttons(links))})
     return blocks  # at most 6 + MAX_FIELDS blocks, well under MAX_BLOCKS
+
+
+def render_digest(digest: DigestCard) -> JSONObject:
+    """A digest card's ``chat.postMessage`` / ``chat.update`` arguments: one line per
+    incident, linked to its page, as many lines to a section as fit."""
+    blocks: list[JSONObject] = [{"type": "header", "text": _plain(digest.headline, HEADER_MAX)}]
+    section: list[str] = []
+    size = 0
+    for entry in digest.entries:
+        title = _mrkdwn(f"#{entry.incident} {entry.title}", 300)
+        url = entry.url if entry.url and len(entry.url) <= URL_MAX else None
+        line = f"{entry.emoji} <{url}|{title}>" if url else f"{entry.emoji} {title}"
+        if section and size + len(line) + 1 > TEXT_MAX:
+            blocks.append({"type": "section", "text": _markdown("\n".join(section))})
+            section, size = [], 0
+        section.append(line)
+        size += len(line) + 1
+    if section:
+        blocks.append({"type": "section", "text": _markdown("\n".join(section))})
+    blocks.append({"type": "context", "elements": [_markdown(_mrkdwn(digest.hint, TEXT_MAX))]})
+    # 50 entries of at most ~330 characters need at most 6 sections: well under MAX_BLOCKS.
+    return {"text": _mrkdwn(digest.headline, MESSAGE_TEXT_MAX), "blocks": blocks[:MAX_BLOCKS]}
 
 
 def _field_sections(fields: Sequence[Field]) -> Iterator[JSONObject]:

@@ -2,7 +2,9 @@
 
 Point ``AsyncWebClient(base_url=fake.url)`` (or ``slack.api_base_url``) at it. It checks the
 bot token, keeps the messages it was sent (with generated ``ts``), records every call, and
-can be told to fail the next call (429 with Retry-After, 500, or any ``ok: false`` error).
+can be told to fail the next call (429 with Retry-After, 500, or any ``ok: false`` error),
+and to enforce a method's rate limit (per channel or per workspace) as Slack does: 429,
+``ratelimited`` and Retry-After, counted in ``limited``.
 
 For Socket Mode, ``apps.connections.open`` (with ``app_token``) hands out ``ws://…/socket``;
 tests ``push`` envelopes down that websocket and read the client's ``acks``.
@@ -13,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +84,10 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], Message] = {}
         self.views: list[dict[str, Any]] = []
         self._faults: deque[Fault] = deque()
+        self._limits: dict[str, tuple[int, float, bool]] = {}
+        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self.limited = 0  # calls refused for going over a limit
+        self._clock: Callable[[], float] = time.monotonic
         self._seq = 0
         self._changed = asyncio.Condition()
         self.app = web.Application()
@@ -137,6 +145,20 @@ class FakeSlack:
     ) -> None:
         """Answer the next call (of ``method``) with ``status`` and ``{"ok": false, error}``."""
         self._faults.append(Fault(status, error, retry_after, method))
+
+    def limit(
+        self,
+        method: str,
+        count: int,
+        per_s: float,
+        *,
+        per_channel: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refuse ``method`` past ``count`` calls in any ``per_s`` seconds (of one channel),
+        as ``clock`` tells the seconds (a test's manual clock, say)."""
+        self._limits[method] = (count, per_s, per_channel)
+        self._clock = clock
 
     def called(self, method: str) -> list[Call]:
         """The calls of ``method``, in order."""
@@ -242,7 +264,28 @@ class FakeSlack:
         handler = self._methods.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        wait_s = self._over_limit(method, args)
+        if wait_s is not None:
+            self.limited += 1
+            body = {"ok": False, "error": "ratelimited"}
+            return web.json_response(body, status=429, headers={"Retry-After": str(wait_s)})
         return web.json_response(handler(args))
+
+    def _over_limit(self, method: str, args: dict[str, Any]) -> int | None:
+        """Seconds to wait when this call goes over ``method``'s limit; else counts it."""
+        if method not in self._limits:
+            return None
+        count, per_s, per_channel = self._limits[method]
+        now = self._clock()
+        window = self._windows.setdefault(
+            (method, str(args.get("channel") or "") if per_channel else ""), deque()
+        )
+        while window and window[0] <= now - per_s:
+            window.popleft()
+        if len(window) >= count:
+            return max(1, math.ceil(window[0] + per_s - now))
+        window.append(now)
+        return None
 
     def _take_fault(self, method: str) -> Fault | None:
         for fault in self._faults:

@@ -19,7 +19,7 @@ from adapters.webhook import WebhookSender
 from gateway.clock import ManualClock
 from gateway.config import OutboxSettings
 from gateway.metrics import Metrics
-from gateway.outbox import Dispatcher, Job, Sender, SendResult
+from gateway.outbox import Dispatcher, Job, Pace, Sender, SendResult
 from storage import repo
 from storage import tables as t
 from storage.engine import Database
@@ -443,3 +443,49 @@ async def test_a_claim_skips_rows_another_replica_has_locked(
             assert await second.run_once() == 10
 
     assert sorted(webhook.delivery_ids()) == ids[10:]
+
+
+class Capped:
+    """A sender under a cap of 20 a minute that never merges: what it sent, and when."""
+
+    channel = "capped"
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[datetime, int]] = []
+
+    def pace(self, job: Job) -> Pace:
+        return Pace(f"{job.channel}:chat", 20, 60.0, digest_after=None)
+
+    async def send(self, job: Job) -> SendResult:
+        self.sent.append((self.clock.now(), job.delivery_id))
+        await asyncio.sleep(0.001)  # let the other replica run in between
+        return SendResult()
+
+
+async def test_two_replicas_share_a_destinations_cap(
+    pg_databases: Callable[[], Database], http: aiohttp.ClientSession, webhook: FakeWebhook
+) -> None:
+    first_db, second_db = pg_databases(), pg_databases()
+    clock = ManualClock()
+    ids = await add_deliveries(first_db, clock.now(), webhook.url, count=50, channel="capped")
+    capped = Capped(clock)
+    workers = [
+        Harness(database, http, clock=clock, batch_size=5, extra={"capped": capped}).dispatcher
+        for database in (first_db, second_db)
+    ]
+
+    async def drain(dispatcher: Dispatcher) -> None:
+        while await dispatcher.run_once():
+            pass
+
+    for _ in range(3):
+        async with asyncio.timeout(WAIT_S * 3):
+            await asyncio.gather(*(drain(w) for w in workers))
+        clock.advance(seconds=67)  # the minute, and the tenth kept in reserve
+
+    assert sorted(d for _, d in capped.sent) == ids  # each once, none lost
+    times = [at for at, _ in capped.sent]
+    for at in times:  # never more than 20 inside any 60 s, whichever replica sent them
+        assert sum(1 for other in times if at <= other < at + timedelta(seconds=60)) <= 20
+    assert [sum(1 for at in times if at == start) for start in sorted(set(times))] == [20, 20, 10]

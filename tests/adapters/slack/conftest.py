@@ -87,6 +87,11 @@ class SlackGateway:
         async with asyncio.timeout(WAIT_S):
             await self.fake.wait_for(predicate)
 
+    async def wait_briefly(self, predicate: Callable[[], bool], seconds: float = 0.5) -> None:
+        """Like ``wait``, but raises TimeoutError after ``seconds``: for polling the clock."""
+        async with asyncio.timeout(seconds):
+            await self.fake.wait_for(predicate)
+
     async def ingest(self) -> int:
         """Post the Alertmanager fixture; the number of the incident it opened."""
         body = fixture("alertmanager", "firing.json")
