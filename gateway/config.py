@@ -311,7 +311,13 @@ LARK_HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuit
 
 
 class LarkSettings(Strict):
-    """The Feishu/Lark custom app: credentials, event security, and how events arrive."""
+    """The Feishu/Lark custom app: credentials, event security, and how events arrive.
+
+    ``mode = "webhook"``: Feishu posts to ``/hooks/lark``, proven by the encrypt key or
+    the verification token (one is required). ``mode = "long_connection"``: the gateway
+    opens the connection with the app id and secret, so neither is needed; set, they
+    keep ``/hooks/lark`` working beside it.
+    """
 
     app_id: str = Field(min_length=2)
     app_secret: SecretStr = Field(min_length=8)
@@ -325,16 +331,18 @@ class LarkSettings(Strict):
 
     @model_validator(mode="after")
     def _event_security(self) -> LarkSettings:
-        if self.mode == "long_connection":
-            raise ValueError(
-                'mode "long_connection" is not available yet: use "webhook" (POST /hooks/lark)'
-            )
-        if self.verification_token is None and self.encrypt_key is None:
+        if self.mode == "webhook" and not self.webhook_guarded:
             raise ValueError(
                 "set encrypt_key (recommended) or verification_token: without either, "
-                "anyone could post events"
+                'anyone could post events (or use mode = "long_connection", which needs '
+                "neither)"
             )
         return self
+
+    @property
+    def webhook_guarded(self) -> bool:
+        """Whether ``POST /hooks/lark`` can tell Feishu's requests from forged ones."""
+        return self.verification_token is not None or self.encrypt_key is not None
 
     @property
     def base_url(self) -> str:

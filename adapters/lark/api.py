@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"  # noqa: S105 - a path
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 BATCH_GET_ID_PATH = "/open-apis/contact/v3/users/batch_get_id"
+WS_ENDPOINT_PATH = "/callback/ws/endpoint"
+# The long connection's "try again later" codes: system busy (1, and 1000040345 seen in the
+# field) and internal error; any other non-zero code is a refusal of this app.
+WS_BUSY = frozenset({1, 1000040343, 1000040345})
 # Feishu hands out a new token only when the old one has less than 30 minutes left; asking
 # then means the token in use is never near its end.
 REFRESH_MARGIN_S = 30 * 60
@@ -193,6 +197,27 @@ class LarkApi:
                 if isinstance(email, str) and isinstance(open_id, str) and open_id:
                     found[email.strip().lower()] = open_id
         return found
+
+    async def ws_endpoint(self) -> JSONObject:
+        """``POST /callback/ws/endpoint``: where this app's long connection is to be opened.
+
+        Answers ``data``: ``URL`` (the websocket, with ``device_id`` and ``service_id``) and
+        ``ClientConfig``. The app id and secret are the only credentials; no token is used.
+        Raises Unavailable (unreachable, busy) or AuthFailed (this app was refused: wrong
+        credentials, not a self-built app, or not set to receive events this way).
+        """
+        what = "callback/ws/endpoint"
+        body = {"AppID": self._app_id, "AppSecret": self._app_secret.get_secret_value()}
+        status, doc, _headers = await self._http("POST", WS_ENDPOINT_PATH, what, body)
+        code, msg = _code(doc), str(doc.get("msg") or "")
+        data = doc.get("data")
+        if status == 200 and code == 0 and isinstance(data, dict):
+            return data
+        text = f"lark {what} answered {status}: {code if code is not None else '-'} {msg}".rstrip()
+        busy = status >= 500 or status == 429 or code in WS_BUSY or code in RATE_LIMITED
+        if not busy and (status >= 400 or code not in (None, 0)):
+            raise AuthFailed(text)
+        raise Unavailable(text)
 
     async def _http(
         self,

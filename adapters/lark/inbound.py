@@ -1,6 +1,7 @@
-"""``POST /hooks/lark``: every event and card callback Feishu/Lark sends, decrypted and checked
-(signature, 5-minute timestamp window, verification token, event id seen before) before it
-is acted on. Card clicks are answered in the HTTP response; messages are answered after it."""
+"""Feishu/Lark's events and card callbacks, in either mode: ``POST /hooks/lark`` (decrypted and
+checked: signature, 5-minute timestamp window, verification token) or the long connection
+(``adapters.lark.longconn``). Either way an event id seen before is not acted on again,
+card clicks are answered with the toast and card, and messages are answered after it."""
 
 from __future__ import annotations
 
@@ -95,15 +96,25 @@ class LarkInbound:
             self._check_signature(body, headers)
         header = _obj(doc.get("header"))
         self._check_token(header.get("token") if header else doc.get("token"))
+        return await self.dispatch(doc) or {}
+
+    async def dispatch(self, doc: JSONObject) -> JSONObject | None:
+        """Act on one event whose sender is already proven (by the request's checks, or by
+        the long connection it came over); its answer, None when there is nothing to say.
+
+        A card click is answered with the toast and card; a message is acted on after the
+        answer. Raises MalformedPayload (an event without an id, a click without operator).
+        """
+        header = _obj(doc.get("header"))
         event_type, event_id = header.get("event_type"), header.get("event_id")
         if event_type not in (CARD_ACTION, MESSAGE_RECEIVED):
             log.debug("lark event %s ignored", event_type)
-            return {}
+            return None
         if not isinstance(event_id, str) or not event_id:
             raise MalformedPayload("has no event_id", "header")
         if not self.recent.claim(event_id):
             log.info("lark event %s (%s) seen before: ignored", event_id, event_type)
-            return {}
+            return {} if event_type == CARD_ACTION else None
         event = _obj(doc.get("event"))
         if event_type == CARD_ACTION:
             try:
@@ -113,7 +124,7 @@ class LarkInbound:
                 raise
         # Feishu re-pushes an event it has no answer to within 3 s: answer first, then act.
         self._spawn(self.messages.handle(event, event_id), event_id)
-        return {}
+        return None
 
     def open(self, body: bytes) -> JSONObject:
         """The request's JSON, decrypted; an encrypt key means every body must be encrypted."""
@@ -189,13 +200,21 @@ LARK = web.AppKey("lark_inbound", LarkInbound)
 
 
 def add_routes(app: web.Application, settings: LarkSettings) -> None:
-    """Register ``POST /hooks/lark``; what answers it is built when ``app`` starts.
+    """Register what receives Lark's events; what answers them is built when ``app`` starts.
 
-    ``LarkSettings`` has already refused what cannot work here (the long connection, or
-    neither a verification token nor an encrypt key).
+    Webhook mode: ``POST /hooks/lark``. Long-connection mode: the connection, plus
+    ``POST /hooks/lark`` only when a verification token or encrypt key is configured (so a
+    move from one mode to the other loses nothing); without them the route does not exist
+    (404), since nothing could prove who posted to it. ``LarkSettings`` has already refused
+    a webhook with neither.
     """
     app.cleanup_ctx.append(partial(_inbound, settings=settings))
-    app.router.add_post(PATH, handle)
+    if settings.mode == "long_connection":
+        from adapters.lark.longconn import add_long_connection  # noqa: PLC0415 - only then
+
+        add_long_connection(app, settings)
+    if settings.webhook_guarded:
+        app.router.add_post(PATH, handle)
 
 
 async def handle(request: web.Request) -> web.Response:

@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.lark.inbound import LARK, PATH
-from adapters.lark.inbound import add_routes as add_lark_routes
 from adapters.lark.sender import LarkSender
 from gateway.clock import ManualClock
 from gateway.config import Settings
@@ -36,6 +35,7 @@ from gateway.outbox import Dispatcher
 from gateway.web.app import create_app
 from gateway.web.keys import RUNTIME
 from tests.fakes.lark import APP_ID, APP_SECRET, FakeLark, Message
+from tests.fakes.lark_ws import FakeLarkWs
 from tests.support import fixture, make_settings, settings_doc
 
 VERIFICATION_TOKEN = "lark-verification-token"
@@ -268,16 +268,30 @@ def reply_text(message: Message) -> str:
 
 
 @pytest.fixture
-async def lark(aiohttp_server: Any) -> FakeLark:
-    """A fake Feishu with CHAT, alice and bob (emails as configured) and a stranger."""
+async def lark_servers(aiohttp_server: Any) -> tuple[FakeLark, FakeLarkWs]:
+    """A fake Feishu with CHAT, alice and bob (emails as configured) and a stranger, and its
+    long-connection gateway on the same port."""
     fake = FakeLark()
     fake.add_chat(CHAT)
     fake.add_user(ALICE, "alice@example.com", "Alice")
     fake.add_user(BOB, "Bob@Example.com", "Bob")
     fake.add_user(STRANGER, "nobody@elsewhere.example", "Stranger")
+    ws = FakeLarkWs(fake)
     server = await aiohttp_server(fake.app)
     fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return fake, ws
+
+
+@pytest.fixture
+def lark(lark_servers: tuple[FakeLark, FakeLarkWs]) -> FakeLark:
+    """The fake Feishu Open API (see ``lark_servers``)."""
+    return lark_servers[0]
+
+
+@pytest.fixture
+def lark_ws(lark_servers: tuple[FakeLark, FakeLarkWs]) -> FakeLarkWs:
+    """The fake long-connection gateway of ``lark``."""
+    return lark_servers[1]
 
 
 def build_gateway(
@@ -287,9 +301,6 @@ def build_gateway(
 
     async def make(aiohttp_client: Any, fake: FakeLark) -> AsyncIterator[LarkGateway]:
         app = create_app(settings, clock=ManualClock(NOW), workers=False)
-        if not any(r.canonical == PATH for r in app.router.resources()):
-            assert settings.lark is not None
-            add_lark_routes(app, settings.lark)  # until the registry knows Lark
         client = await aiohttp_client(app)
         rt = app[RUNTIME]
 

@@ -210,9 +210,16 @@ def settings(**overrides: Any) -> LarkSettings:
     return LarkSettings.model_validate(base)
 
 
-def test_long_connection_and_unguarded_webhooks_are_config_errors() -> None:
-    with pytest.raises(ValidationError, match="long_connection"):
-        settings(mode="long_connection")
-    with pytest.raises(ValidationError, match="encrypt_key"):
+def test_an_unguarded_webhook_is_a_config_error_and_a_long_connection_needs_no_secret() -> None:
+    with pytest.raises(ValidationError, match="encrypt_key") as refused:
         settings(verification_token=None)
+    assert "long_connection" in str(refused.value)  # the way out is named
     add_routes(web.Application(), settings(verification_token=None, encrypt_key=ENCRYPT_KEY))
+    alone = settings(mode="long_connection", verification_token=None)
+    assert not alone.webhook_guarded
+    app = web.Application()
+    add_routes(app, alone)
+    assert [r.canonical for r in app.router.resources()] == []  # no way to prove a POST
+    app = web.Application()
+    add_routes(app, settings(mode="long_connection"))
+    assert [r.canonical for r in app.router.resources()] == [PATH]
