@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import messages
+from gateway import messages, permission
 from gateway.config import Settings
 from gateway.domain import (
     ActionRequest,
@@ -74,13 +74,15 @@ class _Writes:
     processed: list[dict[str, Any]] = field(default_factory=list)
     callbacks: dict[tuple[str, str], Outcome] = field(default_factory=dict)
     audience: Audience = NOBODY
+    # Per incident whose service limits who may act: the people involved with it so far.
+    involved: dict[int, set[str]] = field(default_factory=dict)
 
 
 async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
     """Apply ``req`` idempotently and return what happened, after it is committed.
 
-    Raises ActionRefused (unknown user, invalid transition, bad arguments) and NotFound;
-    in both cases nothing changed.
+    Raises ActionRefused (unknown user, not allowed by the service's ``may_act``, invalid
+    transition, bad arguments) and NotFound; in both cases nothing changed.
     """
     try:
         item = _Item(req, check_args(rt.settings, req), lang)
@@ -128,6 +130,7 @@ async def _perform_many(rt: Runtime, items: Sequence[_Item]) -> list[Outcome | E
         )
         # Any configured member may end up paged by an escalate or assign in this batch.
         writes.audience = await load_audience(conn, settings, writes.incidents, settings.members)
+        writes.involved = await permission.load_involved(conn, settings, writes.incidents)
         for item in items:
             try:
                 results.append(_one(settings, item, prior, linked, writes, now))
@@ -159,7 +162,13 @@ def _one(
     incident = writes.incidents.get(req.incident)
     if incident is None:
         raise NotFound(messages.text("not_found", lang, number=req.incident))
+    people = writes.involved.get(incident.number)
+    if people is not None:
+        permission.check(settings, incident, actor, people, lang)
     outcome = _apply(settings, req, incident, actor, item.args, now, lang, writes)
+    if people is not None and outcome.incident is not None:
+        # Whoever this action paged, assigned or made the acknowledger may act next in the batch.
+        people |= permission.involved(outcome.incident)
     if callback is not None:
         writes.callbacks[callback] = outcome
         writes.processed.append(

@@ -403,6 +403,10 @@ class DingtalkSettings(Strict):
     thread_replies: bool = False
 
 
+# Who may act on a service's incidents, widest first.
+MayAct = Literal["everyone", "team", "responders"]
+
+
 class ServiceSettings(Strict):
     """Owns incidents: who is paged and which destinations follow them."""
 
@@ -419,6 +423,25 @@ class ServiceSettings(Strict):
     card_buttons: list[Verb] | None = None
     # Its own wording per channel kind and event (Jinja2, sandboxed); built-ins otherwise.
     templates: TemplateSettings | None = None
+    # Which members may act on its incidents (see ``gateway.permission``): any member, its
+    # team (everyone its policies name, plus ``team``), or only the people its incident paged,
+    # was assigned or acknowledged. Whoever an incident paged may always act on it.
+    may_act: MayAct = "everyone"
+    # More of the team than the policies name: members, ``group:NAME``, ``schedule:NAME``.
+    team: list[str] = Field(default_factory=list)
+
+    @field_validator("team")
+    @classmethod
+    def _team_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            split_target(entry)
+        return value
+
+    @model_validator(mode="after")
+    def _team_needs_team_mode(self) -> ServiceSettings:
+        if self.team and self.may_act != "team":
+            raise ValueError(f'team is only read with may_act = "team" (here: "{self.may_act}")')
+        return self
 
     def escalation_policies(self) -> list[tuple[str, EscalationSettings]]:
         """Its policies in the order they are tried, each with its key path."""
@@ -595,17 +618,23 @@ def _format_error(err: Any) -> str:
 _UNION_TAGS: set[str] = set()
 
 
-def _check_level(settings: Settings, path: str, level: LevelSettings) -> list[str]:
+def _check_targets(settings: Settings, path: str, targets: list[str]) -> list[str]:
+    """Members, ``group:NAME`` and ``schedule:NAME`` entries that name nothing configured."""
+    known = {
+        "member": set(settings.members),
+        "group": set(settings.groups),
+        "schedule": set(settings.schedules),
+    }
     problems: list[str] = []
-    for ti, target in enumerate(level.targets):
+    for i, target in enumerate(targets):
         kind, name = split_target(target)
-        known = {
-            "member": set(settings.members),
-            "group": set(settings.groups),
-            "schedule": set(settings.schedules),
-        }[kind]
-        if name not in known:
-            problems.append(f"{path}.targets[{ti}]: no {kind} named {name!r}")
+        if name not in known[kind]:
+            problems.append(f"{path}[{i}]: no {kind} named {name!r}")
+    return problems
+
+
+def _check_level(settings: Settings, path: str, level: LevelSettings) -> list[str]:
+    problems = _check_targets(settings, f"{path}.targets", level.targets)
     channels = settings.direct_channels()
     problems.extend(
         f"{path}.channels[{ci}]: {channel!r} is not configured (known here: "
@@ -656,6 +685,7 @@ def cross_check(settings: Settings) -> list[str]:
                     _check_level(settings, f"services.{name}.{key}.levels[{li}]", level)
                 )
         problems.extend(_check_preferences(settings, f"services.{name}", service.preferences))
+        problems.extend(_check_targets(settings, f"services.{name}.team", service.team))
     for name, member in members.items():
         problems.extend(_check_preferences(settings, f"members.{name}", member.preferences))
     if settings.routing.default_service not in settings.services:

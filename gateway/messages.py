@@ -44,6 +44,20 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "zh": "你的 {platform} 账号尚未关联到 ackgate 成员。请联系管理员添加映射，或自行关联。",
     },
     "unknown_member": {"en": "No member named {member}", "zh": "没有名为 {member} 的成员"},
+    # A member the service's ``may_act`` setting leaves out (gateway/permission.py).
+    "not_allowed_team": {
+        "en": "{member} can't act on #{number}: service {service} lets only its team act "
+        "(the people its escalation policies and team list name) and whoever the incident "
+        "paged or was assigned to",
+        "zh": "{member} 无法处理 #{number}：服务 {service} 只允许其团队"
+        "（升级策略和 team 列表中的成员）以及此事件呼叫或指派的人操作",
+    },
+    "not_allowed_responders": {
+        "en": "{member} can't act on #{number}: service {service} lets only its responders act "
+        "(those paged for the incident, its assignees and whoever acknowledged it)",
+        "zh": "{member} 无法处理 #{number}：服务 {service} 只允许此事件的响应人操作"
+        "（被呼叫的人、被指派的人和认领人）",
+    },
     "bad_args": {"en": "{detail}", "zh": "{detail}"},
     "link_expired": {
         "en": "This link has expired. Ask for a new one, or open the incident from chat.",

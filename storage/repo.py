@@ -250,6 +250,33 @@ async def load_timeline(conn: AsyncConnection, number: int) -> list[TimelineEntr
     ]
 
 
+async def timelines_for(
+    conn: AsyncConnection, numbers: Sequence[int], kinds: Iterable[str]
+) -> dict[int, list[TimelineEntry]]:
+    """Several incidents' events of ``kinds``, oldest first, in one query."""
+    if not numbers:
+        return {}
+    rows = (
+        await conn.execute(
+            sa.select(t.timeline)
+            .where(t.timeline.c.incident_id.in_(numbers), t.timeline.c.kind.in_(sorted(kinds)))
+            .order_by(t.timeline.c.at, t.timeline.c.id)
+        )
+    ).mappings()
+    found: dict[int, list[TimelineEntry]] = {}
+    for r in rows:
+        found.setdefault(r["incident_id"], []).append(
+            TimelineEntry(
+                at=r["at"],
+                kind=r["kind"],
+                actor=r["actor"],
+                source=r["source"],
+                data=r["data"] or {},
+            )
+        )
+    return found
+
+
 async def list_incidents(
     conn: AsyncConnection,
     *,

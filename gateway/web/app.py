@@ -34,6 +34,7 @@ REFUSAL_STATUS = {
     "bad_args": 422,
     "unknown_member": 422,
     "unknown_user": 403,
+    "not_allowed": 403,
 }
 
 
@@ -76,6 +77,14 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return _error(413, f"the body is larger than {exc.text or 'the configured limit'}")
     except web.HTTPException:
         raise
+    # Input the readers take (json.loads, aiohttp's forms) but nothing after them can use:
+    # wherever it is read, in the core or an adapter, it is bad input, not a crash.
+    except RecursionError:  # one level of recursion per level of nesting: "[[[[…"
+        return _error(400, "the body is nested too deeply to read")
+    except UnicodeEncodeError:  # "\ud800": half a UTF-16 pair, which no text can hold
+        return _error(400, "the body holds a lone surrogate (\\ud800-\\udfff), not text")
+    except UnicodeDecodeError:  # a form body that is not UTF-8
+        return _error(400, "the body is not UTF-8 text")
     except SQLAlchemyError:
         # Storage is down or locked: say so, so senders (Alertmanager) retry; nothing was kept.
         log.exception("storage error while handling %s %s", request.method, request.path)
