@@ -81,6 +81,8 @@ class Pace:
     count: int
     per_s: float
     digest_after: int | None = 0
+    # A second, shorter cap on the same sends, e.g. Feishu's 5 a second beside 100 a minute.
+    burst: tuple[int, float] | None = None
 
 
 @runtime_checkable
@@ -430,12 +432,20 @@ class _Plan:
 
 def _plan(pace: Pace, group: Sequence[Job], window: repo.PaceWindow, now: float) -> _Plan:
     """What of ``group`` goes now and what waits, given what the window holds already."""
-    span = pace.per_s * PACE_MARGIN
-    window.sent = sorted(s for s in window.sent if s > now - span)
-    free = pace.count - len(window.sent)
-    soon = now + span / pace.count  # about when the next slot frees up
+    caps = [(pace.count, pace.per_s * PACE_MARGIN)]
+    if pace.burst is not None:
+        caps.append((pace.burst[0], pace.burst[1] * PACE_MARGIN))
+    window.sent = sorted(s for s in window.sent if s > now - max(span for _, span in caps))
+    free, free_at = pace.count, now  # slots left under every cap, and when one frees up
+    for count, span in caps:
+        inside = [s for s in window.sent if s > now - span]
+        left = count - len(inside)
+        free = min(free, left)
+        if left <= 0:
+            free_at = max(free_at, inside[-left] + span)
+    soon = now + max(span / count for count, span in caps)  # about when the next slot frees
     if free <= 0:
-        return _Plan(held=[(job, window.sent[-free] + span) for job in group])
+        return _Plan(held=[(job, free_at) for job in group])
     if len(group) <= free:
         return _Plan(send=list(group))
     if pace.digest_after is None or 0 < len(group) <= pace.digest_after:

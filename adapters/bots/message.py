@@ -69,6 +69,7 @@ class RateLimit:
 
     count: int
     per_s: float
+    burst: tuple[int, float] | None = None  # a shorter cap beside it: (count, per_s)
 
 
 class BotKind(Protocol):

@@ -98,7 +98,7 @@ class BotSender:
         limit = self._kind.limit
         destination = job.destination
         key = f"{self.channel}:{destination.get('ref')}:{destination.get('chat') or ''}"
-        return Pace(key, limit.count, limit.per_s)
+        return Pace(key, limit.count, limit.per_s, burst=limit.burst)
 
     async def send(self, job: Job) -> SendResult:
         """Post the job's message (or digest) to its bot; raises PlatformError subclasses."""

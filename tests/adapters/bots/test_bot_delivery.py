@@ -24,6 +24,7 @@ from gateway.outbox import Dispatcher
 from gateway.runtime import Runtime
 from gateway.sendtest import send_test
 from storage import repo
+from tests.fakes.lark_bot import HOOK_PREFIX, FakeLarkBot
 from tests.fakes.telegram_bot import TOKEN, FakeTelegramBot
 from tests.fakes.wecom_bot import KEY, PATH, FakeWecomBot
 from tests.support import make_settings, running
@@ -103,6 +104,27 @@ async def test_a_burst_of_50_to_a_20_a_minute_wecom_bot(
         async with r.rt.db.read() as conn:
             states = {r2["state"] for n in numbers for r2 in await repo.deliveries_for(conn, n)}
         assert states == {"sent"}
+
+
+async def test_a_feishu_bot_keeps_to_five_a_second_and_a_hundred_a_minute(
+    tmp_path: Path, aiohttp_server: AiohttpServer, http: aiohttp.ClientSession
+) -> None:
+    lark = FakeLarkBot("lark-hook-token", clock=ManualClock(START))
+    server = await aiohttp_server(lark.app)
+    lark.url = str(server.make_url(HOOK_PREFIX + "lark-hook-token"))
+    async with rig(tmp_path, [{"kind": "lark_bot", "url": lark.url}], http) as r:
+        lark.clock = r.clock  # the fake counts on the gateway's clock
+        numbers = [await fire(r.rt, f"k{i}") for i in range(40)]
+        for _ in range(20):  # the outbox runs as its clock moves, a tenth of a second a time
+            await r.drain()
+            r.clock.advance(seconds=0.1)
+        # Never refused: at most 5 in any second, the burst past them merged into digests.
+        refused = [b for b in lark.received if b not in lark.accepted]
+        assert refused == []
+        bodies = [str(b) for b in lark.accepted]
+        for n in numbers:
+            assert sum(f"#{n} " in b for b in bodies) == 1, n
+        assert len(lark.accepted) <= 5 * 3  # two seconds of clock: at most 5 per 1.1 s
 
 
 async def test_a_bad_key_fails_for_good_on_the_timeline_with_a_hint(

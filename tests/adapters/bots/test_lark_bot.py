@@ -218,7 +218,7 @@ async def test_more_than_five_a_second_is_rate_limited_for_a_minute(
 async def test_more_than_a_hundred_a_minute_is_rate_limited(
     lark: FakeLarkBot, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    assert RateLimit(100, 60.0) == KIND.limit
+    assert RateLimit(100, 60.0, burst=(5, 1.0)) == KIND.limit
     for number in range(100):
         if number % 5 == 0:
             clock.advance(seconds=1)  # stay within 5/s: the minute cap is what trips
