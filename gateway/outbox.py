@@ -451,12 +451,16 @@ def _plan(pace: Pace, group: Sequence[Job], window: repo.PaceWindow, now: float)
     if pace.digest_after is None or 0 < len(group) <= pace.digest_after:
         return _Plan(send=list(group[:free]), held=[(job, soon) for job in group[free:]])
     if pace.digest_after == 0:
-        # What fits goes alone; then one digest of what fits in a readable message;
-        # anything past that waits for the next free slot.
-        merged = group[free - 1 : free - 1 + DIGEST_MAX]
-        rest = group[free - 1 + DIGEST_MAX :]
-        last = _digest(merged) if len(merged) > 1 else merged[0]
-        return _Plan(send=[*group[: free - 1], last], held=[(job, soon) for job in rest])
+        # Every free slot is used: as many notices alone as leave room for the rest in
+        # digests of at most DIGEST_MAX, shared evenly; past that, they wait for a slot.
+        alone = max(0, min(free - 1, (DIGEST_MAX * free - len(group)) // (DIGEST_MAX - 1)))
+        slots = free - alone
+        merged = group[alone : alone + slots * DIGEST_MAX]
+        size = -(-len(merged) // slots)
+        chunks = [merged[i : i + size] for i in range(0, len(merged), size)]
+        digests = [_digest(chunk) if len(chunk) > 1 else chunk[0] for chunk in chunks]
+        held = group[alone + slots * DIGEST_MAX :]
+        return _Plan(send=[*group[:alone], *digests], held=[(job, soon) for job in held])
     # A storm in a chat: its new cards go into one digest card, which is added to in place
     # while it is young and has room; cards of other kinds (replies) wait their turn.
     cards = [job for job in group if job.payload.get("op") == "post"]

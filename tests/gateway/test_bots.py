@@ -163,7 +163,7 @@ async def test_a_burst_past_the_cap_becomes_a_digest_and_nothing_is_lost(tmp_pat
         )
         while await dispatcher.run_once():
             pass
-        # The cap allows 20 now: 19 incidents alone, 25 in a digest; 6 wait.
+        # The cap allows 20 now, enough for all 50: 18 alone, 32 in two digests of 16.
         assert len(recorder.sent) == 20
         for n in numbers[:31]:  # a burst of acks: they must wait for the window
             await perform(rt, ActionRequest(n, Verb.ACK, "api", member="bob"))
@@ -173,7 +173,7 @@ async def test_a_burst_past_the_cap_becomes_a_digest_and_nothing_is_lost(tmp_pat
         clock.advance(seconds=67)  # the minute, and the tenth kept in reserve
         while await dispatcher.run_once():
             pass
-        # The window is free again: of the 6 + 31 waiting, 19 alone and 18 in a digest.
+        # The window is free again: of the 31 acks waiting, 19 alone and 12 in a digest.
         assert len(recorder.sent) == 40
         times = [at for at, _ in recorder.sent]
         for at in times:  # never more than 20 inside any 60 s
@@ -186,8 +186,8 @@ async def test_a_burst_past_the_cap_becomes_a_digest_and_nothing_is_lost(tmp_pat
             {(n, "triggered"): 1 for n in numbers} | {(n, "acknowledged"): 1 for n in numbers[:31]}
         )
         digests = [p for _, p in recorder.sent if "digest" in p]
-        assert [len(d["digest"]) for d in digests] == [25, 18]
-        assert digests[0]["headline"].startswith("25 incident notices")
+        assert [len(d["digest"]) for d in digests] == [16, 16, 12]
+        assert digests[0]["headline"].startswith("16 incident notices")
         async with rt.db.read() as conn:
             rows = [r for n in numbers for r in await repo.deliveries_for(conn, n)]
         states = Counter(r["state"] for r in rows if r["channel"] == "wecom_bot")
