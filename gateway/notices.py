@@ -235,15 +235,15 @@ def notices_for(
                 )
     for posted in audience.refs.get(incident.number, ()):
         url = member_link(posted.member) if posted.member else page
+        # In a direct message, say whose: updates and replies share that chat's cap.
+        reader = {"reader": posted.member} if posted.member else {}
         add(
             posted.platform,
-            {"chat": posted.chat_id, "message": posted.message_id},
+            {"chat": posted.chat_id, "message": posted.message_id, **reader},
             {**event, "op": "update", "incident": card_for(posted.platform), "url": url},
             target=f"{posted.platform}:{posted.chat_id}:{posted.message_id}",
         )
         if _platform_flag(settings, posted.platform, "thread_replies"):
-            # In a direct message, say whose: the reply shares that chat's cap with the cards.
-            reader = {"reader": posted.member} if posted.member else {}
             add(
                 posted.platform,
                 {"chat": posted.chat_id, "message": posted.message_id, **reader},

@@ -209,12 +209,17 @@ class Dispatcher:
         if not groups:
             return ready
         async with self._db.write() as conn:
-            now = self._clock.now().timestamp()
+            at = self._clock.now()
+            now = at.timestamp()
             windows = await repo.load_paces(conn, sorted(groups))
+            # Where notices are merged, what else waits tells a burst from a few notices.
+            merging = {g[0].channel for k, g in groups.items() if paces[k].digest_after == 0}
+            waiting = await repo.waiting_by_channel(conn, sorted(merging), at)
             held: list[tuple[Job, float]] = []
             for key, group in groups.items():
                 window = windows.setdefault(key, repo.PaceWindow())
-                plan = _plan(paces[key], group, window, now)
+                behind = waiting.get(group[0].channel, 0)
+                plan = _plan(paces[key], group, window, now, behind)
                 window.sent.extend([now] * len(plan.send))
                 ready.extend(plan.send)
                 held.extend(plan.held)
@@ -430,8 +435,11 @@ class _Plan:
     held: list[tuple[Job, float]] = field(default_factory=list)  # with when (epoch seconds)
 
 
-def _plan(pace: Pace, group: Sequence[Job], window: repo.PaceWindow, now: float) -> _Plan:
-    """What of ``group`` goes now and what waits, given what the window holds already."""
+def _plan(
+    pace: Pace, group: Sequence[Job], window: repo.PaceWindow, now: float, behind: int = 0
+) -> _Plan:
+    """What of ``group`` goes now and what waits, given what the window holds already
+    (and, where notices merge, how many more are waiting beyond this batch: ``behind``)."""
     caps = [(pace.count, pace.per_s * PACE_MARGIN)]
     if pace.burst is not None:
         caps.append((pace.burst[0], pace.burst[1] * PACE_MARGIN))
@@ -446,20 +454,25 @@ def _plan(pace: Pace, group: Sequence[Job], window: repo.PaceWindow, now: float)
     soon = now + max(span / count for count, span in caps)  # about when the next slot frees
     if free <= 0:
         return _Plan(held=[(job, free_at) for job in group])
-    if len(group) <= free:
+    burst = len(group) + behind if pace.digest_after == 0 else len(group)
+    if burst <= free:
         return _Plan(send=list(group))
-    if pace.digest_after is None or 0 < len(group) <= pace.digest_after:
+    # A storm in a chat is told by its new cards waiting, not by updates and replies.
+    waiting_cards = sum(1 for job in group if job.payload.get("op") == "post")
+    if pace.digest_after is None or 0 < pace.digest_after >= waiting_cards:
         return _Plan(send=list(group[:free]), held=[(job, soon) for job in group[free:]])
     if pace.digest_after == 0:
-        # Every free slot is used: as many notices alone as leave room for the rest in
-        # digests of at most DIGEST_MAX, shared evenly; past that, they wait for a slot.
-        alone = max(0, min(free - 1, (DIGEST_MAX * free - len(group)) // (DIGEST_MAX - 1)))
+        # The free slots must carry the whole burst (this batch and what waits behind it):
+        # as many notices alone as leave room for the rest in digests of at most DIGEST_MAX,
+        # shared evenly; past that, they wait for a slot.
+        alone = max(0, min(free - 1, (DIGEST_MAX * free - burst) // (DIGEST_MAX - 1)))
+        alone = min(alone, len(group))
         slots = free - alone
-        merged = group[alone : alone + slots * DIGEST_MAX]
-        size = -(-len(merged) // slots)
+        size = min(DIGEST_MAX, -(-(burst - alone) // slots))
+        merged = group[alone : alone + slots * size]
         chunks = [merged[i : i + size] for i in range(0, len(merged), size)]
         digests = [_digest(chunk) if len(chunk) > 1 else chunk[0] for chunk in chunks]
-        held = group[alone + slots * DIGEST_MAX :]
+        held = group[alone + len(merged) :]
         return _Plan(send=[*group[:alone], *digests], held=[(job, soon) for job in held])
     # A storm in a chat: its new cards go into one digest card, which is added to in place
     # while it is young and has room; cards of other kinds (replies) wait their turn.

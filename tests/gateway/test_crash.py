@@ -70,9 +70,9 @@ lease_s = 2
 
 
 @contextmanager
-def server(config: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server(config: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
