@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
 from gateway.domain import Severity, Status, Verb
 
 ELLIPSIS = "…"
+# A digest card too big for its platform shows shorter titles, then none: every incident keeps
+# its line (its number, linked to its page), so none drops out of sight.
+DIGEST_TITLE_STEPS = (80, 40, 16, 0)
 
 ButtonStyle = Literal["primary", "danger", "default"]
 
@@ -87,6 +91,27 @@ class DigestCard:
     headline: str
     entries: tuple[DigestEntry, ...]
     hint: str
+
+
+def shortened(digest: DigestCard) -> Iterator[DigestCard]:
+    """``digest``, then the same with every title cut shorter, down to none: a renderer
+    shows the first that fits its platform's limits."""
+    yield digest
+    for limit in DIGEST_TITLE_STEPS:
+        entries = tuple(
+            replace(entry, title=clip(entry.title, limit) if limit else "")
+            for entry in digest.entries
+        )
+        yield replace(digest, entries=entries)
+
+
+def code_spans(text: str) -> list[tuple[str, bool]]:
+    """``text`` split at its backticks, the way ``gateway.messages`` marks a command: each part,
+    and whether it is code. Unbalanced backticks mark nothing."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:
+        return [(text, False)] if text else []
+    return [(part, index % 2 == 1) for index, part in enumerate(parts) if part]
 
 
 def clip(text: str, limit: int) -> str:

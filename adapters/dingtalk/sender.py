@@ -3,6 +3,7 @@ posted card up to date."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -10,13 +11,13 @@ from typing import Any
 import aiohttp
 
 from adapters.dingtalk.api import DingtalkApi
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.lines import event_line
-from cards.render.dingtalk import card_data, render_card
+from cards.render.dingtalk import card_data, render_card, render_digest
 from gateway.config import DingtalkSettings
 from gateway.domain import Verb
 from gateway.errors import Rejected
-from gateway.outbox import Job, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,16 @@ REPLY_MAX = 500  # one short line under the card, not a second card
 CALL_TIMEOUT_S = 5.0  # per API call; the outbox bounds the whole send too
 # A card sent to one person is "in" the robot's chat with them: its chat id says whose.
 USER_CHAT_PREFIX = "user:"
+# DingTalk publishes no per-chat cap for an app's robot (our platform notes, §2.4); the cap it
+# publishes for its robots (a custom robot: 20 messages a minute to a group, then throttled
+# for 10 minutes) is kept here for everything the robot says in one chat, cards and lines
+# alike, in short bursts, 5 in any 15 s: a storm is seen after 5 cards, not 20. In a group
+# up to DIGEST_AFTER cards wait their turn, past that a digest card takes them; a person's
+# chat never merges. Card updates (PUT) say nothing new in a chat: they keep to the app's
+# API rate (20 a second on the standard edition, same notes).
+CHAT_PACE = (5, 15.0)
+DIGEST_AFTER = 5
+UPDATE_PACE = (20, 1.0)
 
 
 def card_biz_id(job: Job) -> str:
@@ -47,8 +58,26 @@ class DingtalkSender:
         self._settings = settings
         self._api = DingtalkApi(settings, session, timeout_s=CALL_TIMEOUT_S)
 
+    def pace(self, job: Job) -> Pace | None:
+        """What the robot says counts against its chat's cap, card updates against the app's."""
+        op, dest = job.payload.get("op"), job.destination
+        if op == "update":
+            return Pace("dingtalk:update", *UPDATE_PACE, digest_after=None)
+        if dest.get("dm") is not None:
+            if op != "post" or not self._settings.dm_assignees:
+                return None  # nothing is sent
+            chat = USER_CHAT_PREFIX + str(dest["dm"])
+        else:
+            chat = str(dest.get("chat") or "")
+        if op not in ("post", "reply", "digest") or not chat:
+            return None
+        if chat.startswith(USER_CHAT_PREFIX):
+            return Pace(f"dingtalk:chat:{chat}", *CHAT_PACE, digest_after=None)
+        return Pace(f"dingtalk:chat:{chat}", *CHAT_PACE, digest_after=DIGEST_AFTER)
+
     async def send(self, job: Job) -> SendResult:
-        """Post, update or answer one card; raises a PlatformError when DingTalk says no."""
+        """Post, update or answer one card, or post or add to a digest card; raises a
+        PlatformError when DingTalk says no."""
         op = job.payload.get("op")
         if op == "post":
             return await self._post(job)
@@ -56,7 +85,28 @@ class DingtalkSender:
             return await self._update(job)
         if op == "reply":
             return await self._reply(job)
+        if op == "digest":
+            return await self._digest(job)
         raise Rejected(f"dingtalk delivery has no known op: {op!r}", code="bad_op")
+
+    async def _digest(self, job: Job) -> SendResult:
+        """Send a storm's digest card to its group, or replace the one there to add to it."""
+        conversation = _text(job.destination.get("chat"), "chat")
+        raw = job.payload.get("items")
+        items = raw if isinstance(raw, list) else []
+        card = card_data(render_digest(build_digest(items, LANG, int(CARD_DIGEST_OPEN_S // 60))))
+        biz_id = job.destination.get("message")
+        if isinstance(biz_id, str) and biz_id:
+            await self._api.update_card(biz_id, card)
+            return SendResult(message_ref=biz_id, chat_id=conversation)
+        # The card's id names this digest (its first notice's event, which is random) and what
+        # it shows: DingTalk keeps one card per id, so a retry of it is not sent twice, and
+        # one showing more is never taken for it.
+        numbers = [str(item.get("number")) for item in items if isinstance(item, dict)]
+        named = ",".join([str(job.payload.get("event_id") or ""), *numbers])
+        biz_id = "ackgate-digest-" + hashlib.sha256(named.encode()).hexdigest()[:24]
+        await self._api.send_card(biz_id, card, conversation=conversation)
+        return SendResult(message_ref=biz_id, chat_id=conversation)
 
     async def _post(self, job: Job) -> SendResult:
         dest = job.destination

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -9,13 +10,13 @@ from typing import Any
 import aiohttp
 
 from adapters.lark.api import LarkApi
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.lines import event_line
-from cards.render.lark import render_card
+from cards.render.lark import render_card, render_digest
 from gateway.config import LarkSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected, Unavailable
-from gateway.outbox import Job, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,16 @@ LANG = "en"
 REPLY_MAX = 500  # one short line under the card, not a second card
 # ``post`` content is keyed by locale; one locale is shown to everyone.
 POST_LOCALES = {"feishu": "zh_cn", "lark": "en_us"}
+# Feishu's published limits (im/v1/messages create and patch, in our platform notes): 5
+# messages a second to one group chat (shared by every bot in it) and 5 to one user, and,
+# per API, 50 a second and 1,000 a minute for the app. A chat keeps to its 5 a second,
+# cards and replies together (up to DIGEST_AFTER cards wait their turn, past that a digest
+# card takes them); a person's DM never merges. Updates (PATCH) keep to the app's rate for
+# that API: 50 at once, and no more than 1,000 a minute (50 in any 3 s). The per-message
+# cap of a PATCH (5 a second) is never near: each card is updated once per change.
+CHAT_PACE = (5, 1.0)
+DIGEST_AFTER = 5
+UPDATE_PACE = (50, 3.0)
 
 
 class LarkSender:
@@ -37,8 +48,25 @@ class LarkSender:
         self._settings = settings
         self._api = LarkApi(settings, session)
 
+    def pace(self, job: Job) -> Pace | None:
+        """Messages count against their chat's (or person's) cap, updates against the app's."""
+        op, dest = job.payload.get("op"), job.destination
+        if op == "update":
+            return Pace("lark:update", *UPDATE_PACE, digest_after=None)
+        if dest.get("dm") is not None:
+            if op != "post" or not self._settings.dm_assignees:
+                return None  # nothing is sent
+            who = dest.get("member") or dest["dm"]
+            return Pace(f"lark:dm:{who}", *CHAT_PACE, digest_after=None)
+        if op == "reply" and dest.get("reader"):  # under a card in a direct message
+            return Pace(f"lark:dm:{dest['reader']}", *CHAT_PACE, digest_after=None)
+        if op in ("post", "reply", "digest") and dest.get("chat"):
+            return Pace(f"lark:chat:{dest['chat']}", *CHAT_PACE, digest_after=DIGEST_AFTER)
+        return None
+
     async def send(self, job: Job) -> SendResult:
-        """Post, update or answer one card; raises a PlatformError subclass when Feishu says no."""
+        """Post, update or answer one card, or post or add to a digest card; raises a
+        PlatformError subclass when Feishu says no."""
         op = job.payload.get("op")
         if op == "post":
             return await self._post(job)
@@ -46,7 +74,30 @@ class LarkSender:
             return await self._update(job)
         if op == "reply":
             return await self._reply(job)
+        if op == "digest":
+            return await self._digest(job)
         raise Rejected(f"lark delivery has no known op: {op!r}", code="bad_op")
+
+    async def _digest(self, job: Job) -> SendResult:
+        """Post a storm's digest card, or PATCH the one already there to add to it."""
+        chat = _text(job.destination.get("chat"), "chat")
+        raw = job.payload.get("items")
+        items = raw if isinstance(raw, list) else []
+        card = render_digest(build_digest(items, LANG, int(CARD_DIGEST_OPEN_S // 60)))
+        message_id = job.destination.get("message")
+        if isinstance(message_id, str) and message_id:
+            await self._api.update_card(message_id, card)
+            return SendResult(message_ref=message_id, chat_id=chat)
+        # The uuid names this digest (its first notice's event, which is random) and what it
+        # shows: a retry of it is not posted twice, and one showing more is never taken for it.
+        numbers = [str(item.get("number")) for item in items if isinstance(item, dict)]
+        named = ",".join([str(job.payload.get("event_id") or ""), *numbers])
+        uuid = "ackgate-digest-" + hashlib.sha256(named.encode()).hexdigest()[:24]
+        data = await self._api.send("chat_id", chat, "interactive", card, uuid=uuid)
+        posted, where = data.get("message_id"), data.get("chat_id")
+        if not isinstance(posted, str) or not isinstance(where, str):
+            raise Unavailable("lark im.message.create answered without message_id and chat_id")
+        return SendResult(message_ref=posted, chat_id=where)
 
     async def _post(self, job: Job) -> SendResult:
         dest = job.destination

@@ -17,13 +17,19 @@ from telegram import (
 
 from adapters.telegram.errors import call, not_modified
 from adapters.telegram.transport import make_bot
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.lines import event_line
-from cards.render.telegram import PARSE_MODE, TelegramMessage, escape, render_message
+from cards.render.telegram import (
+    PARSE_MODE,
+    TelegramMessage,
+    escape,
+    render_digest,
+    render_message,
+)
 from gateway.config import TelegramSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import PlatformError, Rejected
-from gateway.outbox import Job, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,17 @@ LANG = "en"
 REPLY_MAX = 500  # one short line under the card, not a second card
 CALL_TIMEOUT_S = 5.0  # per Bot API call; the outbox bounds the whole send too
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link in a card must not unfold below it
+# Telegram's published limits (Bot FAQ, in our platform notes): about one message a second
+# to one chat (short bursts allowed), 20 a minute to one group, about 30 a second in all;
+# editMessageText counts against its chat like a new message. A group keeps to its 20 a
+# minute in short bursts, 5 in any 15 s, cards, edits and replies together: a storm is
+# seen after 5 cards, not 20 (up to DIGEST_AFTER cards wait their turn, past that a digest
+# card takes them). A private chat keeps to one a second in bursts of 3 (as Slack's channels
+# do: its limit is worded the same), and never merges. The 30 a second in all is not paced
+# (a pace is per chat); a storm is in one group and its members' chats.
+GROUP_PACE = (5, 15.0)
+PRIVATE_PACE = (3, 3.0)
+DIGEST_AFTER = 5
 
 
 class TelegramSender:
@@ -47,8 +64,28 @@ class TelegramSender:
             settings.bot_token, str(settings.api_base_url), session, timeout_s=CALL_TIMEOUT_S
         )
 
+    def pace(self, job: Job) -> Pace | None:
+        """Every message and edit counts against its chat's cap: a group's or a person's."""
+        op, dest = job.payload.get("op"), job.destination
+        if op not in ("post", "update", "reply", "digest"):
+            return None
+        if dest.get("dm") is not None:
+            if op != "post" or not self._settings.dm_assignees:
+                return None  # nothing is sent
+            chat = str(dest["dm"])  # a private chat's id is the user's
+        else:
+            chat = str(dest.get("chat") or "")
+            if not chat:
+                return None
+        if private(chat):
+            return Pace(f"telegram:chat:{chat}", *PRIVATE_PACE, digest_after=None)
+        # Edits and replies share the group's cap, and its pace: the outbox keeps one pace a
+        # key (it never merges them into the digest anyway).
+        return Pace(f"telegram:chat:{chat}", *GROUP_PACE, digest_after=DIGEST_AFTER)
+
     async def send(self, job: Job) -> SendResult:
-        """Post, update or reply to one card; raises a PlatformError when Telegram says no."""
+        """Post, update or reply to one card, or post or add to a digest card; raises a
+        PlatformError when Telegram says no."""
         op = job.payload.get("op")
         if op == "post":
             return await self._post(job)
@@ -56,7 +93,41 @@ class TelegramSender:
             return await self._update(job)
         if op == "reply":
             return await self._reply(job)
+        if op == "digest":
+            return await self._digest(job)
         raise Rejected(f"telegram delivery has no known op: {op!r}", code="bad_op")
+
+    async def _digest(self, job: Job) -> SendResult:
+        """Post a storm's digest card, or edit the one already there to add to it."""
+        chat = chat_id(_text(job.destination.get("chat"), "chat"))
+        items = job.payload.get("items")
+        text = render_digest(
+            build_digest(
+                items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+            )
+        )
+        message = job.destination.get("message")
+        if isinstance(message, str) and message:
+            try:
+                await call(
+                    self._bot.edit_message_text(
+                        text=text,
+                        chat_id=chat,
+                        message_id=_message_id(message),
+                        parse_mode=PARSE_MODE,
+                        link_preview_options=NO_PREVIEW,
+                    )
+                )
+            except PlatformError as exc:
+                if not not_modified(exc):  # a retry finds it added to already
+                    raise
+            return SendResult(message_ref=message, chat_id=str(chat))
+        sent = await call(
+            self._bot.send_message(
+                chat_id=chat, text=text, parse_mode=PARSE_MODE, link_preview_options=NO_PREVIEW
+            )
+        )
+        return SendResult(message_ref=str(sent.message_id), chat_id=str(sent.chat.id))
 
     async def _post(self, job: Job) -> SendResult:
         dest = job.destination
@@ -142,6 +213,12 @@ def inline_markup(rows: Sequence[Sequence[JSONObject]]) -> InlineKeyboardMarkup 
             for row in rows
         ]
     )
+
+
+def private(chat: str) -> bool:
+    """Whether ``chat`` is a private chat: its id is the user's, a positive number (a group's
+    is negative; ``@name`` is a public group or channel)."""
+    return chat.isdigit()
 
 
 def chat_id(value: str) -> int | str:

@@ -35,13 +35,20 @@ from gateway import messages
 from gateway.config import WecomSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import PlatformError, Rejected
-from gateway.outbox import Job, SendResult
+from gateway.outbox import Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
 LANG = "en"
 TEXT_MAX_BYTES = 2048  # text.content of an app message, UTF-8
 NONCE_EVENT_CHARS = 12  # of the event id: makes task ids unique across installs
+# WeCom's published cap (our platform notes §3.1; 访问频率限制): an app sends one member at
+# most 30 messages a minute and 1,000 an hour, and WeCom drops what goes past it without a
+# word. Both are kept at once: 30 at a time, and never more than 30 in any 108 s (with the
+# outbox's margin, at most 930 an hour). Cards, their lines and their updates all count.
+# Never merged: an app card goes to one member, never to a group chat, so there is no chat
+# for a digest card to stand in.
+MEMBER_PACE = (30, 108.0)
 GROUP_HINT = (
     "a WeCom app card goes to one member at a time (touser), never to a group chat: for a "
     'group, add a destination of kind = "wecom_bot" with the group robot\'s webhook url'
@@ -66,6 +73,21 @@ class WecomSender:
         self._settings = settings
         self._api = WecomApi(settings, session)
         self._codes = codes if codes is not None else shared(settings.corp_id, settings.agent_id)
+
+    def pace(self, job: Job) -> Pace | None:
+        """Everything sent to a member counts against that member's cap; it only waits."""
+        op, dest = job.payload.get("op"), job.destination
+        if op == "post":
+            user = dest.get("dm")
+            if user is None or not self._settings.dm_assignees:
+                return None  # nothing is sent
+        elif op in ("update", "reply"):
+            user = dest.get("chat")  # a card's chat is its member
+        else:
+            return None
+        if not isinstance(user, str) or not user:
+            return None
+        return Pace(f"wecom:member:{user}", *MEMBER_PACE, digest_after=None)
 
     async def send(self, job: Job) -> SendResult:
         """Post, update or answer one card; raises a PlatformError when WeCom says no."""

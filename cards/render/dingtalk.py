@@ -9,7 +9,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from cards import callback
-from cards.model import Button, ButtonStyle, Card, Field, Link, clip
+from cards.model import (
+    Button,
+    ButtonStyle,
+    Card,
+    DigestCard,
+    DigestEntry,
+    Field,
+    Link,
+    clip,
+    shortened,
+)
 from gateway.domain import JSONObject
 
 TEMPLATE_ID = "StandardCard"
@@ -34,6 +44,11 @@ STATUSES: Mapping[ButtonStyle, str] = {
     "danger": "warning",
     "default": "normal",
 }
+DIGEST_ID = "incidents"
+HINT_ID = "hint"
+# A markdown link's URL ends at the first ")": the incident page's never has one, but an
+# escaped one cannot end the link early.
+_LINK_URL = str.maketrans({"(": "%28", ")": "%29"})
 ACTIONS_ID = "actions"  # the row of verb buttons; each button's ``id`` is its callback data
 LINKS_ID = "links"
 
@@ -83,6 +98,28 @@ def render_card(card: Card) -> JSONObject:
             break  # only the header, status and buttons are left, far below the limit
         parts = smaller
         doc = _document(card, parts)
+    return doc
+
+
+def render_digest(digest: DigestCard) -> JSONObject:
+    """A digest card as StandardCard ``cardData``: the headline as the header, one markdown
+    list item per incident (its number linked to its page, its title defused like an
+    alert's text), the hint below. No buttons: each incident is acted on from its page.
+
+    When the card would be over CARD_MAX_BYTES, titles are cut shorter, then left out.
+    """
+    doc: JSONObject = {}
+    for shown in shortened(digest):
+        doc = {
+            "config": {"autoLayout": True, "enableForward": False},
+            "header": {"title": _text(clip(digest.headline, TITLE_MAX))},
+            "contents": [
+                _markdown(DIGEST_ID, _list(_digest_line(e) for e in shown.entries)),
+                _markdown(HINT_ID, escape(clip(digest.hint, SUMMARY_MAX))),
+            ],
+        }
+        if size(doc) <= CARD_MAX_BYTES:
+            break
     return doc
 
 
@@ -150,6 +187,14 @@ def _document(card: Card, parts: _Parts) -> JSONObject:
         "header": {"title": _text(clip(f"{card.emoji} {card.title}", TITLE_MAX))},
         "contents": contents,
     }
+
+
+def _digest_line(entry: DigestEntry) -> str:
+    """``🔴 [#42](page) title``: the number is the link, so the title is only ever text."""
+    number = f"#{entry.incident}"
+    if entry.url and len(entry.url) <= URL_MAX:
+        number = f"[{number}]({entry.url.translate(_LINK_URL)})"
+    return f"{entry.emoji} {number} {escape(entry.title)}".rstrip()
 
 
 def _field_line(field: Field) -> str:

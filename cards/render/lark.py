@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cards.model import Button, Card, Field, Link, Tone, clip
+from cards.model import Button, Card, DigestCard, DigestEntry, Field, Link, Tone, clip, shortened
 from gateway import messages
 from gateway.domain import JSONObject, Verb
 
@@ -27,6 +27,11 @@ LINKS_MAX = 6
 URL_MAX = 2048  # an over-long URL is left out (the incident page carries every link)
 INPUT_MAX = 1000  # the ``input`` element's largest ``max_length``
 PREVIEW_MAX = 100  # ``config.summary``: the line a chat list and a notification show
+
+DIGEST_TEMPLATE = "orange"  # a storm: many incidents, of any severity
+# A markdown link's URL ends at the first ")": the incident page's never has one, but an
+# escaped one cannot end the link early.
+_LINK_URL = str.maketrans({"(": "%28", ")": "%29"})
 
 CALLBACK_KEY = "a"  # behaviors[].value = {"a": cards.callback.encode(verb, n)}
 # Verbs that need words first: a form with one input, submitted by the verb's button.
@@ -107,6 +112,21 @@ def render_card(card: Card, lang: str = "en") -> JSONObject:
     return doc
 
 
+def render_digest(digest: DigestCard) -> JSONObject:
+    """A digest card as Feishu card JSON 2.0 (shared: it is updated in place as it grows).
+
+    The headline is the header; one markdown line per incident, its number linked to its
+    page and its title escaped like an alert's text; the hint below, small. When the card
+    would be over CARD_MAX_BYTES, titles are cut shorter, then left out.
+    """
+    doc: JSONObject = {}
+    for shown in shortened(digest):
+        doc = _digest_document(shown)
+        if size(doc) <= CARD_MAX_BYTES:
+            break
+    return doc
+
+
 def size(doc: JSONObject) -> int:
     """Bytes the card takes as a message's ``content``: a JSON string inside the request."""
     content = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
@@ -162,6 +182,35 @@ def _document(card: Card, parts: _Parts, lang: str) -> JSONObject:
         },
         "body": {"elements": elements},
     }
+
+
+def _digest_document(digest: DigestCard) -> JSONObject:
+    lines = "\n".join(_digest_line(entry) for entry in digest.entries)
+    return {
+        "schema": SCHEMA,
+        "config": {
+            "update_multi": True,  # shared: the PATCH that adds to it changes every view
+            "summary": {"content": clip(digest.headline, PREVIEW_MAX)},
+        },
+        "header": {
+            "title": _plain(clip(digest.headline, HEADER_MAX)),
+            "template": DIGEST_TEMPLATE,
+        },
+        "body": {
+            "elements": [
+                _markdown(lines),
+                {**_markdown(escape(clip(digest.hint, SUMMARY_MAX))), "text_size": "notation"},
+            ]
+        },
+    }
+
+
+def _digest_line(entry: DigestEntry) -> str:
+    """``🔴 [#42](page) title``: the number is the link, so the title is only ever text."""
+    number = f"#{entry.incident}"
+    if entry.url and len(entry.url) <= URL_MAX:
+        number = f"[{number}]({entry.url.translate(_LINK_URL)})"
+    return f"{entry.emoji} {number} {escape(entry.title)}".rstrip()
 
 
 def _field_line(field: Field) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from cards import callback
-from cards.model import ELLIPSIS, Button, Card, Link
+from cards.model import ELLIPSIS, Button, Card, DigestCard, DigestEntry, Link, code_spans, shortened
 from gateway.domain import JSONObject
 
 # ``text`` may be 1–4096 characters after entity parsing. Measured here as shown (tags and
@@ -74,6 +74,28 @@ def render_message(card: Card) -> TelegramMessage:
     return TelegramMessage(_fit(sections), keyboard(card))
 
 
+def render_digest(digest: DigestCard) -> str:
+    """A digest card as Telegram HTML: the headline in bold, one line per incident (its
+    number and title linked to its page), the hint in italics, its commands as code.
+
+    Titles are escaped like an alert's text. When the message would be over TEXT_MAX as
+    shown, titles are cut shorter, then left out: every incident keeps its line.
+    """
+    text = ""
+    for shown in shortened(digest):
+        lines = [_digest_line(entry) for entry in shown.entries]
+        head = _clip(digest.headline, TITLE_MAX)
+        hint = _clip(digest.hint, SUMMARY_MAX)
+        used = sum(size(t) for t in (head, hint, *(s for s, _ in lines)))
+        used += size("\n\n") * 2 + size("\n") * max(len(lines) - 1, 0)
+        text = "\n\n".join(
+            [f"<b>{escape(head)}</b>", "\n".join(h for _, h in lines), f"<i>{_code(hint)}</i>"]
+        )
+        if used <= TEXT_MAX:
+            break
+    return text
+
+
 def keyboard(card: Card) -> list[list[JSONObject]]:
     """Verb buttons two to a row, then URL buttons for the card's links."""
     verbs = [_button(b) for b in card.buttons]
@@ -84,6 +106,23 @@ def keyboard(card: Card) -> list[list[JSONObject]]:
 def escape(text: str) -> str:
     """The characters Telegram's HTML mode requires as entities."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _digest_line(entry: DigestEntry) -> tuple[str, str]:
+    """One incident's line in a digest: as shown, and as HTML."""
+    label = f"#{entry.incident} {entry.title}".rstrip()
+    shown = f"{entry.emoji} {label}"
+    if entry.url and len(entry.url) <= URL_MAX:
+        href = escape(entry.url).replace('"', "&quot;")
+        return shown, f'{entry.emoji} <a href="{href}">{escape(label)}</a>'
+    return shown, escape(shown)
+
+
+def _code(text: str) -> str:
+    """``text`` as HTML, its commands (between backticks) as code."""
+    return "".join(
+        f"<code>{escape(part)}</code>" if code else escape(part) for part, code in code_spans(text)
+    )
 
 
 def size(text: str) -> int:

@@ -128,6 +128,33 @@ def closed() -> JSONObject:
     return doc
 
 
+def digest_items() -> list[JSONObject]:
+    """Three incidents as a digest card lists them (``gateway.outbox`` writes these): one
+    plain, one whose title tries every platform's markup, one without a page link."""
+    page = "https://ackgate.example.com/incidents"
+    return [
+        {"number": 7, "title": "HighErrorRate on checkout", "severity": "critical",
+         "url": f"{page}/7"},
+        {"number": 8, "title": "Disk <b>full</b> & [x](https://evil.example) <at id=all></at> "
+         "*boom* `rm` <!channel> #9", "severity": "warning", "url": f"{page}/8"},
+        {"number": 9, "title": "磁盘使用率过高 on db-1", "severity": "info", "url": None},
+    ]  # fmt: skip
+
+
+def storm_items(count: int = 50) -> list[JSONObject]:
+    """As many incidents as a digest card takes, each with the longest title (wide characters,
+    three bytes each in UTF-8) and a page link."""
+    return [
+        {
+            "number": 1000 + n,
+            "title": "磁" * 200,
+            "severity": "critical",
+            "url": f"https://ackgate.example.com/incidents/{1000 + n}",
+        }
+        for n in range(count)
+    ]
+
+
 def entry(at: str, kind: str, actor: str | None, source: str, **data: Any) -> JSONObject:
     """One timeline entry as ``gateway.wire.entry_json`` writes it."""
     return {"at": at, "kind": kind, "actor": actor, "source": source, "data": data}

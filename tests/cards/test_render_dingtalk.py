@@ -11,10 +11,10 @@ from dataclasses import replace
 import pytest
 
 from cards import callback
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.callback import encode
 from cards.model import Button, Card, Field, Link, Tone
-from cards.render.dingtalk import card_data, escape, render_card, size
+from cards.render.dingtalk import card_data, escape, render_card, render_digest, size
 from gateway.domain import JSONObject, Severity, Status, Verb
 from tests.cards import samples
 from tests.cards.samples import check_golden, entry
@@ -221,3 +221,37 @@ def test_long_callback_data_is_refused() -> None:
     bad = Button(Verb.ACK, "Ack", "v1:ack:" + "9" * 80)
     with pytest.raises(ValueError, match="callback data"):
         render_card(replace(card, buttons=(bad,)))
+
+
+# A digest line's link: the incident's number, then its page.
+DIGEST_LINK = re.compile(r"\[#(\d+)\]\((https://[^)\s]+)\)")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_digest_golden(lang: str) -> None:
+    doc = render_digest(build_digest(samples.digest_items(), lang, 10))
+    check_card(doc)
+    text = json.dumps(doc, indent=2, ensure_ascii=False).replace(ZWSP, "\\u200b") + "\n"
+    check_golden(f"dingtalk/digest-{lang}.json", text)
+
+
+def test_a_digest_links_each_incident_and_shows_titles_as_written() -> None:
+    items = samples.digest_items()
+    doc = render_digest(build_digest(items, "en", 10))
+    lines, hint = markdown(doc)
+    pages = "https://ackgate.example.com/incidents"
+    assert DIGEST_LINK.findall(lines) == [("7", f"{pages}/7"), ("8", f"{pages}/8")]
+    assert not list(buttons(doc))  # each incident is acted on from its page
+    # Defused, yet it reads exactly as written.
+    second = lines.splitlines()[1]
+    assert second.replace(ZWSP, "") == f"- 🟠 [#8]({pages}/8) {items[1]['title']}"
+    assert lines.splitlines()[2] == "- 🔵 #9 磁盘使用率过高 on db-1"  # no page: no link
+    assert "ack 7" in hint.replace(ZWSP, "")
+
+
+def test_a_full_digest_fits_and_keeps_every_incident() -> None:
+    doc = render_digest(build_digest(samples.storm_items(), "en", 10))
+    check_card(doc)
+    lines = markdown(doc)[0]
+    assert [n for n, _ in DIGEST_LINK.findall(lines)] == [str(1000 + n) for n in range(50)]
+    assert "磁磁" in lines  # titles cut shorter, not dropped, while that fits

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from cards import callback
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.callback import encode
 from cards.model import Button, Card, Field, Link, Tone
-from cards.render.lark import CALLBACK_KEY, FORM_INPUTS, escape, render_card, size
+from cards.render.lark import CALLBACK_KEY, FORM_INPUTS, escape, render_card, render_digest, size
 from gateway.domain import JSONObject, Severity, Status, Verb
 from tests.cards import samples
 from tests.cards.samples import check_golden, entry
@@ -215,3 +216,38 @@ def test_placeholders_follow_the_language() -> None:
     doc: Any = render_card(build_card(samples.triggered(), Viewer(lang="zh")), "zh")
     forms = [e for e in doc["body"]["elements"] if e["tag"] == "form"]
     assert forms[1]["elements"][0]["placeholder"]["content"] == "评论内容"
+
+
+# A digest line's link: the incident's number, then its page.
+DIGEST_LINK = re.compile(r"\[#(\d+)\]\((https://[^)\s]+)\)")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_digest_golden(lang: str) -> None:
+    doc = render_digest(build_digest(samples.digest_items(), lang, 10))
+    check_card(doc)
+    check_golden(f"lark/digest-{lang}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def test_a_digest_links_each_incident_and_shows_titles_as_written() -> None:
+    doc = render_digest(build_digest(samples.digest_items(), "en", 10))
+    lines, hint = markdown(doc)
+    pages = "https://ackgate.example.com/incidents"
+    assert DIGEST_LINK.findall(lines) == [("7", f"{pages}/7"), ("8", f"{pages}/8")]
+    # Titles are escaped: no tag, mention or link of their own, however they try.
+    text = DIGEST_LINK.sub("", lines)
+    assert "<" not in text
+    assert "[" not in text
+    assert "](" not in text
+    assert "&#60;at id=all&#62;" in text
+    assert lines.splitlines()[2] == "🔵 #9 磁盘使用率过高 on db&#45;1"  # no page: no link
+    assert "ack 7" in hint
+    assert doc["config"]["summary"]["content"].startswith("3 incidents")
+
+
+def test_a_full_digest_fits_and_keeps_every_incident() -> None:
+    doc = render_digest(build_digest(samples.storm_items(), "en", 10))
+    check_card(doc)
+    lines = markdown(doc)[0]
+    assert [n for n, _ in DIGEST_LINK.findall(lines)] == [str(1000 + n) for n in range(50)]
+    assert "磁磁" in lines  # titles cut shorter, not dropped, while that fits

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 
 import pytest
 
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.callback import encode
 from cards.model import Button, Card, Field, Link, Tone
-from cards.render.telegram import TelegramMessage, render_message
+from cards.render.telegram import TelegramMessage, render_digest, render_message
 from gateway.domain import JSONObject, Severity, Status, Verb
 from tests.cards import samples
 from tests.cards.samples import check_golden, entry
@@ -153,3 +154,36 @@ def test_callback_data_over_64_bytes_is_refused() -> None:
 def test_render_is_pure() -> None:
     card = build_card(samples.closed(), Viewer(lang="zh", link=LINK))
     assert render_message(card) == render_message(card)
+
+
+def digest_text(text: str) -> str:
+    """A digest as a reader sees it; fails the test if Telegram would refuse it."""
+    seen, problem = parse_html(text)
+    assert problem is None, problem
+    assert 0 < len(seen.encode("utf-16-le")) // 2 <= TEXT_MAX
+    return seen
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_digest_golden(lang: str) -> None:
+    text = render_digest(build_digest(samples.digest_items(), lang, 10))
+    digest_text(text)
+    check_golden(f"telegram/digest-{lang}.html", text + "\n")
+
+
+def test_a_digest_links_each_incident_and_shows_titles_as_written() -> None:
+    text = render_digest(build_digest(samples.digest_items(), "en", 10))
+    seen = digest_text(text)
+    pages = "https://ackgate.example.com/incidents"
+    assert re.findall(r'<a href="([^"]*)">', text) == [f"{pages}/7", f"{pages}/8"]
+    assert "🟠 #8 Disk <b>full</b> & [x](https://evil.example) <at id=all></at>" in seen
+    assert "🔵 #9 磁盘使用率过高 on db-1" in seen  # no page: no link
+    assert "<b>full</b>" not in text
+    assert "<code>ack 7</code>" in text  # the hint's command, as code
+
+
+def test_a_full_digest_fits_and_keeps_every_incident() -> None:
+    text = render_digest(build_digest(samples.storm_items(), "en", 10))
+    seen = digest_text(text)
+    assert re.findall(r"#(\d+)", seen) == [str(1000 + n) for n in range(50)]
+    assert "磁磁" in seen  # titles cut shorter, not dropped, while that fits

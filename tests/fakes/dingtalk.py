@@ -8,7 +8,10 @@ It hands out access tokens (checking appKey and appSecret) and checks the
 ``getbymobile`` from its users; and plays the Stream gateway: ``connections/open`` hands out
 a ticket for its websocket, which can push frames (SYSTEM ping and disconnect, chatbot
 messages, card clicks) and records the answer to each. ``fail_next`` scripts a failure for
-the next call: HTTP 429 with Retry-After, a bare 500, or any error ``code``.
+the next call: HTTP 429 with Retry-After, a bare 500, or any error ``code``. ``limit`` makes
+it keep rate limits: what the robot says in one chat (a group, or one person), and the
+app's card updates; past them it answers HTTP 403 with the QPS-limit code (modelled),
+counted in ``limited``.
 
 New-API error bodies are ``{"code", "message", "requestid"}``; ``staffId.notExisted`` and
 ``resource.not.found`` are from public reports, the other codes and every wording modelled.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +30,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
+
+from tests.fakes.limits import Limits
 
 CLIENT_ID = "dingfakeclientid"
 CLIENT_SECRET = "fake-client-secret-0123456789"
@@ -135,6 +141,7 @@ class FakeDingtalk:
         self._ws: web.WebSocketResponse | None = None
         self._tickets: set[str] = set()
         self._faults: deque[Fault] = deque()
+        self._limits = Limits()
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self.app = web.Application()
@@ -170,6 +177,27 @@ class FakeDingtalk:
     ) -> None:
         """Answer the next call (to ``path``) with HTTP ``status`` and error ``code``."""
         self._faults.append(Fault(status, code, dict(headers or {}), path))
+
+    def limit(
+        self,
+        what: str,
+        count: int,
+        per_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refuse past ``count`` calls in any ``per_s`` seconds, as ``clock`` tells them:
+        ``what = "chat"`` counts what the robot sends to one chat (cards and texts, to a group
+        or to one person), ``"update"`` every card update the app makes."""
+        if what not in ("chat", "update"):
+            raise ValueError(f"no such limit in this fake: {what!r}")
+        self._limits.add(what, count, per_s)
+        self._limits.clock = clock
+
+    @property
+    def limited(self) -> int:
+        """Calls refused for going over a limit."""
+        return self._limits.refused
 
     def expire_tokens(self) -> None:
         """Every token handed out so far stops working."""
@@ -296,6 +324,14 @@ class FakeDingtalk:
             return _error(CODE_TOKEN_INVALID, 401)
         return None
 
+    def _over_limit(self, what: str, keys: list[str]) -> web.Response | None:
+        """DingTalk's refusal when this call goes over a limit for any of ``keys``; else the
+        call is counted against each."""
+        for key in keys:
+            if self._limits.take(what, key) is not None:
+                return _error(CODE_THROTTLED, 403)
+        return None
+
     async def _token(self, request: web.Request) -> web.Response:
         _call, body = await self._record(request)
         fault = self._fault(request.path)
@@ -335,6 +371,9 @@ class FakeDingtalk:
             conversation = None
         else:
             return await self._answered(_error(CODE_BAD_PARAM, 400))
+        refused = self._over_limit("chat", [conversation or f"user:{user}"])
+        if refused is not None:
+            return await self._answered(refused)
         if biz_id not in self.cards:  # the same cardBizId again: the card it already is
             self.cards[biz_id] = Card(biz_id, conversation, user, data)
         return await self._answered(web.json_response({"processQueryKey": f"pqk-{biz_id}"}))
@@ -350,6 +389,9 @@ class FakeDingtalk:
         data = _card(body.get("cardData"))
         if card is None or data is None:
             return await self._answered(_error(CODE_BAD_PARAM, 400))
+        refused = self._over_limit("update", [self.client_id])
+        if refused is not None:
+            return await self._answered(refused)
         card.data = data
         card.updates.append(data)
         return await self._answered(web.json_response({"success": True}))
@@ -362,6 +404,9 @@ class FakeDingtalk:
         conversation = body.get("openConversationId") if isinstance(body, dict) else None
         if conversation not in self.groups:
             return await self._answered(_error(CODE_NOT_IN_GROUP, 400))
+        refused = self._over_limit("chat", [str(conversation)])
+        if refused is not None:
+            return await self._answered(refused)
         self.texts.append(Text("group", str(conversation), _content(body)))
         return await self._answered(web.json_response({"processQueryKey": "pqk"}))
 
@@ -375,6 +420,9 @@ class FakeDingtalk:
             return await self._answered(_error(CODE_BAD_PARAM, 400))
         if any(u not in self.users for u in users):
             return await self._answered(_error(CODE_STAFF_NOT_FOUND, 400))
+        refused = self._over_limit("chat", [f"user:{u}" for u in users])
+        if refused is not None:
+            return await self._answered(refused)
         self.texts.extend(Text("user", str(u), _content(body)) for u in users)
         return await self._answered(web.json_response({"processQueryKey": "pqk"}))
 

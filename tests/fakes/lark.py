@@ -5,9 +5,13 @@ hands out tenant access tokens (checking app_id and app_secret), checks the Bear
 every call, keeps the messages it was sent (cards parsed, ``uuid`` honoured), applies PATCHes
 and replies to them, answers ``batch_get_id`` from its users, and can be told to fail the next
 call: HTTP 429 with ``x-ogw-ratelimit-reset``, any Feishu ``code``, or a token that expired.
+``limit`` makes it keep Feishu's rate limits: messages to one chat (a group, or a person's
+DM), refused with 230020 as the message API answers; and an API's rate for the app (PATCH),
+refused with HTTP 429, 99991400 and ``x-ogw-ratelimit-reset``. Both count in ``limited``.
 
 Feishu's bodies are ``{"code", "msg", "data"}``; the codes used here are from our verified
-notes (99991400, 99991663, 230002, 230013); the ``msg`` wordings are modelled.
+notes (99991400, 99991663, 230002, 230013) and the message API's reference (230020); the
+``msg`` wordings are modelled.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
+
+from tests.fakes.limits import Limits
 
 APP_ID = "cli_fake_app"
 APP_SECRET = "fake-app-secret-0123"
@@ -34,7 +41,9 @@ CODE_BAD_REQUEST = 230001
 CODE_BOT_NOT_IN_CHAT = 230002
 CODE_NO_AVAILABILITY = 230013
 CODE_BAD_CARD = 230099
+CODE_CHAT_RATE_LIMITED = 230020
 MESSAGES = {
+    CODE_CHAT_RATE_LIMITED: "This operation triggers the frequency limit.",
     CODE_RATE_LIMITED: "request trigger frequency limit",
     CODE_TOKEN_INVALID: "Invalid access token for authorization.",
     CODE_BAD_REQUEST: "Your request contains an invalid request parameter.",
@@ -101,6 +110,7 @@ class FakeLark:
         self.messages: dict[str, Message] = {}
         self._uuids: dict[str, str] = {}
         self._faults: deque[Fault] = deque()
+        self._limits = Limits()
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self.app = web.Application()
@@ -136,6 +146,27 @@ class FakeLark:
     ) -> None:
         """Answer the next call (to ``path``) with HTTP ``status`` and Feishu ``code``."""
         self._faults.append(Fault(status, code, dict(headers or {}), path))
+
+    def limit(
+        self,
+        what: str,
+        count: int,
+        per_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refuse past ``count`` calls in any ``per_s`` seconds, as ``clock`` tells them:
+        ``what = "chat"`` counts the messages sent to one chat (replies included), ``"patch"``
+        every card update the app makes."""
+        if what not in ("chat", "patch"):
+            raise ValueError(f"no such limit in this fake: {what!r}")
+        self._limits.add(what, count, per_s)
+        self._limits.clock = clock
+
+    @property
+    def limited(self) -> int:
+        """Calls refused for going over a limit."""
+        return self._limits.refused
 
     def expire_tokens(self) -> None:
         """Every token handed out so far stops working (as after its two hours)."""
@@ -237,6 +268,9 @@ class FakeLark:
         if kind == "open_id" and receive_id not in self.users:
             return await self._answered(_error(CODE_NO_AVAILABILITY, 400))
         chat_id = receive_id if kind == "chat_id" else self.p2p_chat(receive_id)
+        refused = self._over_limit("chat", chat_id)
+        if refused is not None:
+            return await self._answered(refused)
         uuid = body.get("uuid")
         if isinstance(uuid, str) and uuid in self._uuids:
             return await self._answered(_ok(self._data(self.messages[self._uuids[uuid]])))
@@ -253,6 +287,9 @@ class FakeLark:
         refusal = self._refusal(request)
         if refusal is not None:
             return await self._answered(refusal)
+        refused = self._over_limit("patch", self.app_id)
+        if refused is not None:
+            return await self._answered(refused)
         message = self.messages.get(request.match_info["id"])
         if message is None or message.msg_type != "interactive" or not isinstance(body, dict):
             return await self._answered(_error(CODE_BAD_REQUEST, 400))
@@ -272,6 +309,9 @@ class FakeLark:
         parent = self.messages.get(request.match_info["id"])
         if parent is None or not isinstance(body, dict):
             return await self._answered(_error(CODE_BAD_REQUEST, 400))
+        refused = self._over_limit("chat", parent.chat_id)
+        if refused is not None:
+            return await self._answered(refused)
         made = self._message(body, parent.chat_id)
         if isinstance(made, web.Response):
             return await self._answered(made)
@@ -301,6 +341,15 @@ class FakeLark:
             )
             found.append({"email": email, **({"user_id": user} if user else {})})
         return await self._answered(_ok({"user_list": found}))
+
+    def _over_limit(self, what: str, key: str) -> web.Response | None:
+        """Feishu's refusal when this call goes over a limit; else the call is counted."""
+        wait_s = self._limits.take(what, key)
+        if wait_s is None:
+            return None
+        if what == "chat":
+            return _error(CODE_CHAT_RATE_LIMITED, 400)
+        return _error(CODE_RATE_LIMITED, 429, {"x-ogw-ratelimit-reset": str(wait_s)})
 
     def _message(self, body: dict[str, Any], chat_id: str) -> Message | web.Response:
         msg_type, content = body.get("msg_type"), body.get("content")

@@ -8,7 +8,9 @@ never started the bot or blocked it), parses ``parse_mode=HTML`` in outline (400
 refuses text over 4,096 characters as shown and callback data over 64 bytes (400
 ``BUTTON_DATA_INVALID``, which python-telegram-bot does not check), keeps every message with
 its keyboard and every edit, and can be told to fail the next call (429 with
-``parameters.retry_after``, 500, anything).
+``parameters.retry_after``, 500, anything) and to keep a chat's rate limit (``limit``: a
+group's, a private chat's) as the Bot API does: 429 ``Too Many Requests: retry after N`` with
+``parameters.retry_after``, counted in ``limited``.
 
 It also plays the people: ``write`` and ``press`` make the updates Telegram would send when
 someone writes in a chat or presses a button, for the webhook or for ``getUpdates`` (which
@@ -29,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.limits import Limits
 from tests.fakes.telegram_bot import parse_html
 
 TOKEN = "123456:ABC-ackgate-test-token"
@@ -49,6 +52,8 @@ JSON_FIELDS = (
     "drop_pending_updates",
     "disable_notification",
 )
+# What counts against a chat's rate limit: a new message, and an edit of one.
+LIMITED_METHODS = ("sendMessage", "editMessageText")
 
 
 @dataclass
@@ -159,6 +164,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1000)
         self._query_ids = itertools.count(1)
         self._faults: deque[Fault] = deque()
+        self._limits = Limits()
         self._changed = asyncio.Condition()
         self._closing = False
         self.app = web.Application()
@@ -206,6 +212,24 @@ class FakeTelegram:
     ) -> None:
         """Answer the next call (of ``method``) with ``{"ok": false, "error_code": status}``."""
         self._faults.append(Fault(status, description, retry_after, method))
+
+    def limit(
+        self,
+        count: int,
+        per_s: float,
+        *,
+        private: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refuse messages and edits past ``count`` in any ``per_s`` seconds in one group (or,
+        with ``private``, one private chat), as ``clock`` tells the seconds."""
+        self._limits.add("private" if private else "group", count, per_s)
+        self._limits.clock = clock
+
+    @property
+    def limited(self) -> int:
+        """Calls refused for going over a chat's limit."""
+        return self._limits.refused
 
     def called(self, method: str) -> list[Call]:
         """The calls of ``method``, in order."""
@@ -282,6 +306,9 @@ class FakeTelegram:
             return _error(404, "Not Found")
         if token != self.token:
             return _error(401, "Unauthorized")
+        wait_s = self._over_limit(method, params)
+        if wait_s is not None:
+            return _error(429, f"Too Many Requests: retry after {wait_s}", wait_s)
         try:
             if method == "getUpdates":
                 return await self._get_updates(params)
@@ -291,6 +318,14 @@ class FakeTelegram:
             return handler(params)
         except Refusal as refusal:
             return refusal.response
+
+    def _over_limit(self, method: str, params: dict[str, Any]) -> int | None:
+        """Seconds to wait when this call goes over its chat's limit; else it is counted."""
+        raw = str(params.get("chat_id", ""))
+        chat = self.chats.get(int(raw)) if raw.lstrip("-").isdigit() else None
+        if method not in LIMITED_METHODS or chat is None:
+            return None
+        return self._limits.take("private" if chat.type == "private" else "group", str(chat.id))
 
     def _take_fault(self, method: str) -> Fault | None:
         for fault in self._faults:

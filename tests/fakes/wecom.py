@@ -15,6 +15,8 @@ expired: ``expire_tokens()``), and keeps what it was sent:
 - ``user/getuserid`` and ``user/get_userid_by_email``: the members' mobiles and emails.
 
 ``fail_next`` scripts the next call's failure (any errcode, e.g. 45009, or HTTP 500).
+``limit`` makes it keep an app's cap on messages to one member as WeCom does: what goes past
+it is answered as sent and then dropped, never shown (counted in ``limited``).
 
 It also plays WeCom towards the gateway: ``callback`` encrypts and signs an event the way
 WeCom does, with the algorithm written out again here (``tests/adapters/wecom/test_crypto``
@@ -44,6 +46,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gateway.clock import Clock, SystemClock
+from tests.fakes.limits import Limits
 
 CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
@@ -151,6 +154,8 @@ class FakeWecom:
         self._expired: set[str] = set()
         self._codes: dict[str, _Code] = {}
         self._faults: list[Fault] = []
+        self._limits = Limits()
+        self._limits.clock = lambda: self.clock.now().timestamp()
         self._ids = itertools.count(1)
         self.app = web.Application()
         self.app.router.add_get("/cgi-bin/gettoken", self._gettoken)
@@ -168,6 +173,15 @@ class FakeWecom:
     def fail_next(self, *, status: int = 200, errcode: int | None = None) -> None:
         """Fail the next call (after the token check) with ``status`` or ``errcode``."""
         self._faults.append(Fault(status, errcode))
+
+    def limit(self, count: int, per_s: float) -> None:
+        """Drop messages to one member past ``count`` in any ``per_s`` seconds of ``clock``."""
+        self._limits.add("member", count, per_s)
+
+    @property
+    def limited(self) -> int:
+        """Messages dropped for going over a member's cap."""
+        return self._limits.refused
 
     def expire_tokens(self) -> None:
         """Every token handed out so far is expired from now on (42001)."""
@@ -309,7 +323,7 @@ class FakeWecom:
             users = self._users(body)
             if isinstance(users, web.Response):
                 return users
-            self.texts.extend((user, content) for user in users)
+            self.texts.extend((user, content) for user in self._within_cap(users))
             return _ok(msgid=f"msg-{next(self._ids)}")
         if kind != "template_card":
             return _error(40008, "invalid message type")
@@ -325,8 +339,12 @@ class FakeWecom:
         users = self._users(body)
         if isinstance(users, web.Response):
             return users
-        self.cards.extend(Card(user, task, card) for user in users)
+        self.cards.extend(Card(user, task, card) for user in self._within_cap(users))
         return _ok(msgid=f"msg-{next(self._ids)}", response_code=self._new_code(task))
+
+    def _within_cap(self, users: list[str]) -> list[str]:
+        """The members a message reaches: WeCom drops it, unannounced, for those past the cap."""
+        return [user for user in users if self._limits.take("member", user) is None]
 
     async def _update(self, request: web.Request) -> web.Response:
         body, refused = await self._authorized(request)
