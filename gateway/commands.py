@@ -27,7 +27,7 @@ USAGE = {
     "show": "show <number>",
     "list": "list",
     "who": "who",
-    "link": "link",
+    "link": "link [email]",
     "help": "help",
 }
 ALIASES = {"acknowledge": "ack", "resolve": "close", "status": "show", "ls": "list"}
@@ -43,6 +43,19 @@ VERBS = {
 _SPLIT = re.compile(r"(?P<word>\S+)(?:\s+(?P<number>\S+))?(?:\s+(?P<rest>.*))?", re.DOTALL)
 _NUMBER = re.compile(rf"#?(?P<n>[1-9][0-9]{{0,{MAX_NUMBER_DIGITS - 1}}})")
 _MEMBER = re.compile(r"@?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
+# An address, bare or as chat apps wrap what looks like one: Slack ``<mailto:a@b.c|a@b.c>``,
+# HTML ``<a href="mailto:a@b.c">a@b.c</a>``, Markdown ``[a@b.c](mailto:a@b.c)``.
+_ADDRESS = r"[^\s<>|()\[\]\"'@,;:]+@[^\s<>|()\[\]\"'@,;:]+\.[^\s<>|()\[\]\"'@,;:]+"
+_EMAIL_FORMS = tuple(
+    re.compile(form.replace("ADDR", _ADDRESS), re.IGNORECASE)
+    for form in (
+        r"(?P<a>ADDR)",
+        r"mailto:(?P<a>ADDR)",
+        r"<mailto:(?P<a>ADDR)(?:\|(?P<b>ADDR))?>",
+        r"<a\s[^<>]*href=\"mailto:(?P<a>ADDR)\"[^<>]*>(?P<b>ADDR)</a>",
+        r"\[(?P<b>ADDR)\]\(mailto:(?P<a>ADDR)\)",
+    )
+)
 _DURATION = re.compile(r"(?:(?P<h>\d{1,3})\s*h)?\s*(?:(?P<m>\d{1,5})\s*m(?:in)?)?", re.IGNORECASE)
 
 
@@ -56,6 +69,7 @@ class Command:
     minutes: int | None = None  # snooze length; None means the core's default
     user: str | None = None  # a platform user named with a mention (escalate)
     member: str | None = None  # a member named in plain text (escalate)
+    email: str | None = None  # the address ``link`` names (linking by email)
 
     @property
     def verb(self) -> Verb | None:
@@ -108,8 +122,10 @@ def parse(
     number_text, rest = match["number"], (match["rest"] or "").strip()
     if name == "help":
         return Command("help")
-    if name in ("list", "who", "link"):
-        extra = " ".join(p for p in (number_text, rest) if p)
+    extra = " ".join(p for p in (number_text, rest) if p)
+    if name == "link":
+        return Command(name, email=_email(unescape(extra), usage)) if extra else Command(name)
+    if name in ("list", "who"):
         if extra:
             raise CommandError("slack_unexpected", {"value": extra}, usage)
         return Command(name)
@@ -136,6 +152,18 @@ def _number(text: str | None, usage: str) -> int:
     if match is None:
         raise CommandError("slack_bad_number", {"value": text}, usage)
     return int(match["n"])
+
+
+def _email(text: str, usage: str) -> str:
+    """The one address in ``text`` (bare, or wrapped the way chat apps wrap one)."""
+    for form in _EMAIL_FORMS:
+        match = form.fullmatch(text.strip())
+        if match is None:
+            continue
+        shown = match.groupdict().get("b")  # a link whose text is another address: no
+        if shown is None or shown.lower() == match["a"].lower():
+            return str(match["a"])
+    raise CommandError("link_needs_email", {"value": text}, usage)
 
 
 def _escalate(

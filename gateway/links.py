@@ -79,3 +79,48 @@ def parse_ttl(text: str) -> timedelta:
     if seconds <= 0:
         raise ValueError("must be positive")
     return timedelta(seconds=seconds)
+
+
+_EMAIL_LINK_SALT = "ackgate.email-link.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailLinkGrant:
+    """What a mailed self-link confirms: chat account ``(platform, workspace, user_id)`` is
+    ``member``'s, with the one-time ``secret`` the gateway stored (hashed) for it."""
+
+    secret: str
+    member: str
+    platform: str
+    workspace: str
+    user_id: str
+    expires: datetime
+
+
+class EmailLinkSigner:
+    """Makes and checks the tokens of mailed self-link confirmations (HMAC, with an expiry)."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeSerializer(secret_key, salt=_EMAIL_LINK_SALT)
+
+    def token(self, grant: EmailLinkGrant) -> str:
+        """The ``t`` of the confirmation page's URL."""
+        g = grant
+        expires = int(g.expires.timestamp())
+        return self._serializer.dumps(
+            [g.secret, g.member, g.platform, g.workspace, g.user_id, expires]
+        )
+
+    def check(self, token: str, now: datetime) -> EmailLinkGrant:
+        """The grant in ``token``; raises Unauthorized or LinkExpired."""
+        try:
+            secret, member, platform, workspace, user_id, expires_ts = self._serializer.loads(token)
+        except (BadSignature, ValueError, TypeError):
+            raise Unauthorized("link_invalid") from None
+        texts = (secret, member, platform, workspace, user_id)
+        if not all(isinstance(v, str) for v in texts) or not isinstance(expires_ts, int):
+            raise Unauthorized("link_invalid")
+        expires = datetime.fromtimestamp(expires_ts, tz=now.tzinfo)
+        if expires <= now:
+            raise LinkExpired("link_expired")
+        return EmailLinkGrant(secret, member, platform, workspace, user_id, expires)

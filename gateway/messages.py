@@ -801,6 +801,74 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "en": "Something went wrong on our side. Please use the link in your messages. Goodbye.",
         "zh": "服务出错，请使用消息中的链接处理。再见。",
     },
+    # --- self-linking by email (gateway/selflink.py, the confirmation page) ---
+    "platform_slack": {"en": "Slack", "zh": "Slack"},
+    "platform_teams": {"en": "Microsoft Teams", "zh": "Microsoft Teams"},
+    "platform_telegram": {"en": "Telegram", "zh": "Telegram"},
+    "platform_zoom": {"en": "Zoom", "zh": "Zoom"},
+    "platform_lark": {"en": "Feishu/Lark", "zh": "飞书/Lark"},
+    "platform_dingtalk": {"en": "DingTalk", "zh": "钉钉"},
+    "platform_wecom": {"en": "WeCom", "zh": "企业微信"},
+    "link_email_sent": {
+        "en": "If that address is an ackgate member's, a link to confirm is on its way there "
+        "(valid {minutes} minutes, once). Open it to link this chat account.",
+        "zh": "如果该地址是某位 ackgate 成员的邮箱，确认链接已发往该邮箱"
+        "（{minutes} 分钟内有效，仅可使用一次）。打开它即可关联此聊天账号。",
+    },
+    "link_email_busy": {
+        "en": "Too many link mails were asked for from this account or for this address. "
+        "Try again in an hour.",
+        "zh": "此账号或此邮箱请求关联邮件的次数过多，请一小时后再试。",
+    },
+    "link_email_off": {
+        "en": "This gateway sends no email, so linking by email is off. Send link without an "
+        "address for a code, or ask an admin to link your account.",
+        "zh": "本网关未配置邮件，无法通过邮箱关联。"
+        "发送不带邮箱的 link 获取验证码，或请管理员关联你的账号。",
+    },
+    "link_email_hint": {
+        "en": "Or send link followed by your email: a link to confirm is mailed to you.",
+        "zh": "也可以发送 link 加你的邮箱：确认链接会发到你的邮箱。",
+    },
+    "link_needs_email": {
+        "en": "“{value}” is not an email address.",
+        "zh": "“{value}”不是邮箱地址。",
+    },
+    "link_mail_subject": {
+        "en": "Link your {platform} account to ackgate",
+        "zh": "将你的 {platform} 账号关联到 ackgate",
+    },
+    "link_mail_body": {
+        "en": "Someone using the {platform} account {account} asked to link it to your ackgate "
+        "member, {member}. Once linked, that account acts as you on incidents.\n\n"
+        "If that was you, open this link within {minutes} minutes and press the button:\n"
+        "{url}\n\n"
+        "If it was not you, ignore this mail: nothing changes unless you press the button.",
+        "zh": "有人使用 {platform} 账号 {account} 请求关联到你的 ackgate 成员 {member}。"
+        "关联后，该账号将以你的身份处理事件。\n\n"
+        "如果是你本人，请在 {minutes} 分钟内打开以下链接并点击按钮：\n"
+        "{url}\n\n"
+        "如果不是你，请忽略此邮件：不点击按钮就不会有任何变化。",
+    },
+    "web_link_email_title": {"en": "Link a chat account", "zh": "关联聊天账号"},
+    "web_link_email_ask": {
+        "en": "Link the {platform} account {account} to the member {member}? It will act as "
+        "{member} on incidents. Confirm only if you asked for this in chat.",
+        "zh": "将 {platform} 账号 {account} 关联到成员 {member}？关联后它将以 {member} "
+        "的身份处理事件。仅当这是你本人在聊天中发起的请求时才确认。",
+    },
+    "web_link_email_button": {"en": "Link this account", "zh": "关联此账号"},
+    "web_link_email_used": {
+        "en": "This link was already used, was replaced by a newer one, or has expired. "
+        "Send link with your email to the bot again.",
+        "zh": "此链接已被使用、已被新的链接取代或已过期。请重新向机器人发送 link 加你的邮箱。",
+    },
+    "web_title_gone": {"en": "Link no longer valid", "zh": "链接已失效"},
+    # --- Teams: linked by roster email, Zoom: card inputs ---
+    "teams_link_done": {
+        "en": "Your Teams account is now linked to the member {member}: your email matched.",
+        "zh": "你的 Teams 账号已按邮箱关联到成员 {member}。",
+    },
 }
 
 

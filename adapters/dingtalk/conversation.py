@@ -19,7 +19,7 @@ from gateway.domain import Incident, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 LIST_LIMIT = 20
@@ -88,7 +88,7 @@ class Conversation:
             now = on_call_now(self.rt.settings, self.rt.clock.now())
             return who_text(incidents, LANG, now)
         if command.name == "link":
-            return await self._link(staff_id, private=private)
+            return await self._link(staff_id, command.email, private=private)
         return help_text()
 
     async def _act(
@@ -137,13 +137,16 @@ class Conversation:
         card = build_card(card_json(incident), Viewer(lang=LANG, link=link))
         return render_text(card, max_chars=REPLY_MAX)
 
-    async def _link(self, staff_id: str, *, private: bool) -> str:
+    async def _link(self, staff_id: str, email: str | None, *, private: bool) -> str:
         member = await self.actors.linked(staff_id)
         if member is not None:
             return messages.text("dingtalk_link_linked", LANG, member=member)
         member = await self.actors.link(staff_id)
         if member is not None:
             return messages.text("dingtalk_link_done", LANG, member=member)
+        if email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            return await mail_link(self.rt, "dingtalk", "", staff_id, email, LANG)
         how = messages.text("dingtalk_link_how", LANG, user=staff_id)
         if not private:
             return how  # a code said in a group could be used by anyone who reads it

@@ -19,7 +19,7 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class Conversation:
             now = on_call_now(self.rt.settings, self.rt.clock.now())
             return Reply(who_text(incidents, LANG, now))
         if command.name == "link":
-            return await self._link(open_id, private=private)
+            return await self._link(open_id, command.email, private=private)
         return Reply(self.help())
 
     async def _act(
@@ -171,7 +171,7 @@ class Conversation:
         card = build_card(card_json(incident), Viewer(lang=LANG, link=link))
         return Reply(card.fallback, render_card(card, LANG))
 
-    async def _link(self, open_id: str, *, private: bool) -> Reply:
+    async def _link(self, open_id: str, email: str | None, *, private: bool) -> Reply:
         platform = self.actors.platform_name
         member = await self.actors.linked(open_id)
         if member is not None:
@@ -179,6 +179,9 @@ class Conversation:
         member = await self.actors.link(open_id)
         if member is not None:
             return Reply(messages.text("lark_link_done", LANG, platform=platform, member=member))
+        if email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            return Reply(await mail_link(self.rt, "lark", "", open_id, email, LANG))
         how = messages.text("lark_link_how", LANG, platform=platform, user=open_id)
         if not private:
             return Reply(how)  # a code said in a group could be used by anyone who reads it

@@ -22,7 +22,7 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Conversation:
             now = on_call_now(self.rt.settings, self.rt.clock.now())
             return Reply(who_text(incidents, LANG, now))
         if command.name == "link":
-            return await self._link(client, user_id)
+            return await self._link(client, user_id, command.email)
         return Reply(messages.text("slack_help", LANG, command=self.command))
 
     async def _act(
@@ -169,13 +169,17 @@ class Conversation:
         message = render_message(build_card(card_json(incident), Viewer(lang=LANG, link=link)))
         return Reply(str(message["text"]), list(message["blocks"]))
 
-    async def _link(self, client: AsyncWebClient, user_id: str) -> Reply:
+    async def _link(self, client: AsyncWebClient, user_id: str, email: str | None) -> Reply:
         member = await self.actors.linked(user_id)
         if member is not None:
             return Reply(messages.text("slack_link_linked", LANG, member=member))
         member = await self.actors.link(client, user_id)
         if member is not None:
             return Reply(messages.text("slack_link_done", LANG, member=member))
+        if email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            workspace = self.actors.workspace
+            return Reply(await mail_link(self.rt, "slack", workspace, user_id, email, LANG))
         how = messages.text(
             "slack_link_how", LANG, user=user_id, workspace=self.actors.workspace or ""
         )

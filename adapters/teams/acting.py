@@ -1,24 +1,35 @@
-"""Teams accounts acting on incidents: which member an account is, and acting as them."""
+"""Teams accounts acting on incidents: which member an account is (linking it by the email
+the chat's roster gives, on first use), and acting as them."""
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.teams.activity import Sender
-from adapters.teams.addresses import SEPARATOR
+from adapters.teams.activity import Incoming, Sender
+from adapters.teams.addresses import SEPARATOR, Address, conversation_root
+from adapters.teams.connector import ConnectorApi
 from gateway import messages
 from gateway.actions import perform
-from gateway.domain import ActionRequest, Outcome, Verb
-from gateway.errors import ActionRefused
-from gateway.identity import member_for
+from gateway.domain import ActionRequest, JSONObject, Outcome, Verb
+from gateway.errors import ActionRefused, PlatformError
+from gateway.identity import link_by_email, member_for
 from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 LANG = "en"
 # Entra object ids are unique across tenants and ``29:`` ids are unique per bot: identities
 # are linked under "", the way config identities and ``ackgate mapping import`` write them.
 WORKSPACE = ""
+# An account whose roster email matched no member is not asked about again for this long:
+# a stranger pressing buttons costs the Bot Connector one call per MISS_TTL, not per press.
+MISS_TTL = timedelta(minutes=5)
+MISSES_MAX = 10_000
 
 
 def not_linked(account: str, lang: str = LANG) -> str:
@@ -36,15 +47,39 @@ def accounts(ids: Sequence[str | None], service_url: str) -> list[str]:
     return [*bare, *(f"{service_url}{SEPARATOR}{i}" for i in bare)]
 
 
+def roster(activity: Incoming) -> Address:
+    """The conversation whose members the activity's sender is one of (a channel, not its
+    thread)."""
+    return Address(activity.service_url, conversation_root(activity.conversation_id))
+
+
+def roster_emails(profile: JSONObject, *, pinned_tenant: bool) -> list[str]:
+    """The addresses a roster profile vouches for, best first.
+
+    The UPN's domain is one the person's tenant has verified; ``email`` (the mail attribute)
+    is whatever that tenant's admins wrote, so it counts only when the bot serves one tenant
+    (``teams.tenant_id``): a multi-tenant bot would let any tenant claim anyone's address.
+    """
+    email, upn = profile.get("email"), profile.get("userPrincipalName")
+    found = [email] if pinned_tenant else []
+    found.append(upn)
+    return list(dict.fromkeys(a.strip() for a in found if isinstance(a, str) and a.strip()))
+
+
 class TeamsActors:
     """Turns a Teams user into a member and acts as them.
 
-    Nothing is linked by itself yet: an account is linked by an admin (config identities or
-    ``ackgate mapping import``) before it can act.
+    An account is linked by an admin (config identities or ``ackgate mapping import``), by
+    the person (``link``), or here on first use: the Bot Connector's roster gives the
+    person's email (``GET …/conversations/{id}/members/{userId}``, as botbuilder's
+    ``TeamsInfo.get_member``), and a member configured with that email (case-insensitive,
+    exactly one) gets the account. Accounts that matched nobody are remembered for MISS_TTL.
     """
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, api: ConnectorApi | None = None) -> None:
         self.rt = rt
+        self.api = api
+        self._misses: OrderedDict[str, datetime] = OrderedDict()
 
     async def account(self, ids: Sequence[str | None], service_url: str) -> tuple[str, str | None]:
         """The identity ``user_id`` these ids are linked by and its member, if any; unlinked,
@@ -63,9 +98,54 @@ class TeamsActors:
         _name, member = await self.account((user.aad_object_id, user.id), service_url)
         return member
 
-    async def require_member(self, user: Sender, service_url: str, lang: str = LANG) -> str:
+    async def member(self, user: Sender, activity: Incoming) -> tuple[str, str | None]:
+        """The identity ``user_id`` this user acts by and its member, linking the account by
+        its roster email when nothing links it yet; unlinked, the id to link."""
+        name, member = await self.account((user.aad_object_id, user.id), activity.service_url)
+        if member is not None:
+            return name, member
+        member = await self.link_by_roster(user, roster(activity))
+        return (user.account, member) if member is not None else (name, None)
+
+    async def link_by_roster(self, user: Sender, where: Address) -> str | None:
+        """Link the account to the member with its roster email, if exactly one; the member."""
+        account = user.account
+        now = self.rt.clock.now()
+        until = self._misses.get(account)
+        if self.api is None or (until is not None and now < until):
+            return None
+        try:
+            profile = await self.api.member(where, user.id)
+        except PlatformError as exc:
+            log.warning("teams roster lookup of %s failed, not linked: %s", account, exc)
+            self._missed(account, now)
+            return None
+        teams = self.rt.settings.teams
+        pinned = teams is not None and bool(teams.tenant_id)
+        object_id = profile.get("aadObjectId")
+        if user.aad_object_id and object_id not in (None, user.aad_object_id):
+            log.warning("teams roster answered for %s about %s: not linked", account, object_id)
+            emails: list[str] = []
+        else:
+            emails = roster_emails(profile, pinned_tenant=pinned)
+        for email in emails:
+            member = await link_by_email(self.rt, PLATFORM, WORKSPACE, account, email)
+            if member is not None:
+                self._misses.pop(account, None)
+                return member
+        log.info("teams account %s: its roster email matches no member", account)
+        self._missed(account, now)
+        return None
+
+    def _missed(self, account: str, now: datetime) -> None:
+        self._misses[account] = now + MISS_TTL
+        self._misses.move_to_end(account)
+        while len(self._misses) > MISSES_MAX:
+            self._misses.popitem(last=False)
+
+    async def require_member(self, user: Sender, activity: Incoming, lang: str = LANG) -> str:
         """The member this Teams user is; raises ActionRefused when there is none."""
-        member = await self.linked(user, service_url)
+        _name, member = await self.member(user, activity)
         if member is None:
             raise ActionRefused(not_linked(user.account, lang), "unknown_user")
         return member
@@ -74,7 +154,7 @@ class TeamsActors:
         self,
         *,
         user: Sender,
-        service_url: str,
+        activity: Incoming,
         incident: int,
         verb: Verb,
         args: Mapping[str, Any] | None = None,
@@ -82,7 +162,7 @@ class TeamsActors:
         lang: str = LANG,
     ) -> Outcome:
         """``gateway.actions.perform`` as this Teams user; raises ActionRefused and NotFound."""
-        name, member = await self.account((user.aad_object_id, user.id), service_url)
+        name, member = await self.member(user, activity)
         if member is None:
             raise ActionRefused(not_linked(user.account, lang), "unknown_user")
         req = ActionRequest(

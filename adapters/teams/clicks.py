@@ -88,7 +88,7 @@ class CardActions:
     ) -> Outcome:
         return await self.actors.perform(
             user=user,
-            service_url=activity.service_url,
+            activity=activity,
             incident=number,
             verb=verb,
             args=_args(verb, data),

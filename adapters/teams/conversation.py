@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from adapters.teams.acting import LANG, TeamsActors
+from adapters.teams.acting import LANG, PLATFORM, WORKSPACE, TeamsActors, roster
 from adapters.teams.activity import Incoming, Sender
 from adapters.teams.addresses import Address, conversation_root
 from adapters.teams.connector import ConnectorApi
@@ -22,7 +22,7 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound, PlatformError
 from gateway.links import LinkSigner
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,10 @@ class Conversation:
         try:
             command = commands.parse(command_text(activity), user_mention=_USER)
             if command.name == "link":
-                return await self._link(activity, user)
+                return await self._link(activity, user, command.email)
             if command.name in OPEN_COMMANDS:
                 return Reply(self.help(activity))
-            member = await self.actors.require_member(user, activity.service_url)
+            member = await self.actors.require_member(user, activity)
             if command.verb is not None and command.incident is not None:
                 return await self._act(activity, user, command, command.verb, command.incident)
             return await self._tell(activity, command, member)
@@ -124,7 +124,7 @@ class Conversation:
         async def act(what: Verb, what_args: dict[str, Any], key: str | None) -> str:
             outcome = await self.actors.perform(
                 user=user,
-                service_url=activity.service_url,
+                activity=activity,
                 incident=number,
                 verb=what,
                 args=what_args,
@@ -170,14 +170,22 @@ class Conversation:
         )
         return Reply(fallback, card)
 
-    async def _link(self, activity: Incoming, user: Sender) -> Reply:
+    async def _link(self, activity: Incoming, user: Sender, email: str | None) -> Reply:
         member = await self.actors.linked(user, activity.service_url)
         if member is not None:
             return Reply(messages.text("teams_link_linked", LANG, member=member))
+        member = await self.actors.link_by_roster(user, roster(activity))
+        if member is not None:
+            return Reply(messages.text("teams_link_done", LANG, member=member))
+        if email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            return Reply(await mail_link(self.rt, PLATFORM, WORKSPACE, user.account, email, LANG))
         how = messages.text("teams_link_how", LANG, user=user.account)
+        if self.rt.settings.email is not None:
+            how = f"{how}\n\n{messages.text('link_email_hint', LANG)}"
         if not activity.personal:
             return Reply(how)  # a code said in a channel could be used by anyone who reads it
-        code = await issue_code(self.rt, "teams", "", user.account)
+        code = await issue_code(self.rt, PLATFORM, WORKSPACE, user.account)
         return Reply(f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}")
 
 

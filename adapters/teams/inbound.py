@@ -75,7 +75,7 @@ class TeamsInbound:
         self.settings = settings
         self.auth = auth
         self.api = api
-        actors = TeamsActors(rt)
+        actors = TeamsActors(rt, api)
         self.clicks = CardActions(actors)
         self.conversation = Conversation(actors, api)
         self.recent = RecentActivities()

@@ -21,7 +21,7 @@ from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Conversation:
         try:
             command = parse(text)
             if command.name == "link":
-                return await self._link(user_id, lang, private=private)
+                return await self._link(user_id, lang, command.email, private=private)
             if command.name in OPEN_COMMANDS:
                 return Reply(messages.text("telegram_help", lang, bot=escape(bot_name)))
             member = await self.actors.require_member(user_id, lang)
@@ -162,11 +162,16 @@ class Conversation:
         card = render_message(build_card(card_json(incident), Viewer(lang=lang, link=link)))
         return Reply(card.text, card.keyboard)
 
-    async def _link(self, user_id: str, lang: str, *, private: bool) -> Reply:
+    async def _link(self, user_id: str, lang: str, email: str | None, *, private: bool) -> Reply:
         member = await self.actors.linked(user_id)
         if member is not None:
             return Reply(escape(messages.text("telegram_link_linked", lang, member=member)))
+        if email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            return Reply(escape(await mail_link(self.rt, "telegram", "", user_id, email, lang)))
         how = messages.text("telegram_link_how", lang, user=escape(user_id))
+        if self.rt.settings.email is not None:
+            how = f"{how}\n\n{escape(messages.text('link_email_hint', lang))}"
         if not private:
             return Reply(how)  # a code said in a group could be used by anyone who reads it
         code = await issue_code(self.rt, "telegram", "", user_id)

@@ -17,7 +17,7 @@ from gateway.commands import Command, CommandError
 from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 LIST_LIMIT = 20
@@ -51,7 +51,7 @@ class Conversation:
         try:
             command = commands.parse(command_text(text))
             if command.name == "link":
-                return await self._link(user_id)
+                return await self._link(user_id, command.email)
             if command.name in OPEN_COMMANDS:
                 return Reply(help_text())
             member = await self.actors.require_member(user_id)
@@ -107,10 +107,13 @@ class Conversation:
         text = build_card(doc, Viewer(lang=LANG)).fallback
         return Reply(text, doc, self.actors.link(member, number))
 
-    async def _link(self, user_id: str) -> Reply:
+    async def _link(self, user_id: str, email: str | None) -> Reply:
         found = await self.actors.linked(user_id)
         if found is not None:
             return Reply(messages.text("wecom_link_linked", LANG, member=found[0]))
+        if email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            return Reply(await mail_link(self.rt, "wecom", "", user_id, email, LANG))
         how = messages.text("wecom_link_how", LANG, user=user_id)
         # The app chat is one person and the app: a code said here is seen by them alone.
         code = await issue_code(self.rt, "wecom", "", user_id)

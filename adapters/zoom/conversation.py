@@ -7,18 +7,19 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from adapters.zoom.acting import LANG, ZoomActors, not_linked
-from cards.build import Viewer, build_card
+from adapters.zoom.acting import LANG, PLATFORM, WORKSPACE, ZoomActors, not_linked
+from adapters.zoom.views import card_content
+from cards.build import Viewer
 from cards.lines import list_lines, who_lines
 from cards.model import ELLIPSIS, clip
-from cards.render.zoom import TEXT_MAX, render_content
+from cards.render.zoom import TEXT_MAX
 from gateway import messages, queries
 from gateway.commands import Command, CommandError, parse
 from gateway.domain import Incident, JSONObject, Verb
 from gateway.errors import ActionRefused, NotFound
 from gateway.links import LinkSigner
 from gateway.oncall import OnCall, on_call_now
-from gateway.selflink import issue_code
+from gateway.selflink import issue_code, mail_link
 from gateway.wire import card_json
 
 LIST_LIMIT = 20
@@ -66,15 +67,23 @@ class Conversation:
             now = on_call_now(self.rt.settings, self.rt.clock.now())
             return text_content(who_text(incidents, LANG, now))
         if command.name == "link":
-            member = await self.actors.linked(user_jid)
-            if member is not None:
-                return text_content(messages.text("zoom_link_linked", LANG, member=member))
-            how = not_linked(user_jid, LANG)
-            if not private:
-                return text_content(how)  # a code said in a channel could be used by anyone
-            code = await issue_code(self.rt, "zoom", "", user_jid)
-            return text_content(f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}")
+            return text_content(await self._link(command, user_jid, private=private))
         return text_content(messages.text("zoom_help", LANG))
+
+    async def _link(self, command: Command, user_jid: str, *, private: bool) -> str:
+        member = await self.actors.linked(user_jid)
+        if member is not None:
+            return messages.text("zoom_link_linked", LANG, member=member)
+        if command.email is not None:
+            # The same sentence whoever's address it is; only its owner gets a mail.
+            return await mail_link(self.rt, PLATFORM, WORKSPACE, user_jid, command.email, LANG)
+        how = not_linked(user_jid, LANG)
+        if self.rt.settings.email is not None:
+            how = f"{how}\n\n{messages.text('link_email_hint', LANG)}"
+        if not private:
+            return how  # a code said in a channel could be used by anyone who reads it
+        code = await issue_code(self.rt, PLATFORM, WORKSPACE, user_jid)
+        return f"{messages.text('link_code_given', LANG, code=code)}\n\n{how}"
 
     async def _act(
         self,
@@ -114,7 +123,8 @@ class Conversation:
             if member
             else f"{base}/incidents/{number}"
         )
-        return render_content(build_card(card_json(incident), Viewer(lang=LANG, link=link)))
+        viewer = Viewer(lang=LANG, link=link)
+        return card_content(card_json(incident), viewer, self.rt.settings.members)
 
 
 def mistake_text(mistake: CommandError, lang: str) -> str:

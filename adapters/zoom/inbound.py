@@ -1,6 +1,12 @@
 """``POST /hooks/zoom``: every event the chatbot's Bot Endpoint URL receives, checked first
 (``x-zm-signature`` over the raw body, a 5-minute timestamp window, events seen before),
-then acted on at once and answered 200; what the bot says back is sent after the answer."""
+then acted on at once and answered 200; what the bot says back is sent after the answer.
+
+Acted on: slash commands and direct messages (``bot_notification``), buttons
+(``interactive_message_actions``), a card's comment field (``interactive_message_fields_editable``:
+the text typed is the comment) and its Escalate dropdown (``interactive_message_select``: the
+member picked is paged).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from adapters.zoom.acting import ZoomActors
 from adapters.zoom.api import ZoomApi
 from adapters.zoom.conversation import Conversation, text_content
 from cards import callback
+from cards.render.zoom import comment_incident, escalate_choice
 from gateway import messages
 from gateway.config import ZoomSettings
 from gateway.domain import JSONObject, Verb
@@ -41,6 +48,9 @@ CALLBACK_ID_MAX = 255  # the processed-callback key's column
 URL_VALIDATION = "endpoint.url_validation"
 COMMAND = "bot_notification"
 BUTTON = "interactive_message_actions"
+FIELD_EDIT = "interactive_message_fields_editable"
+SELECT = "interactive_message_select"
+ACTED_ON = frozenset({COMMAND, BUTTON, FIELD_EDIT, SELECT})
 LANG = "en"
 
 
@@ -103,7 +113,7 @@ class ZoomInbound:
                 "plainToken": plain,
                 "encryptedToken": signature.encrypted_token(self._secret, plain),
             }
-        if event not in (COMMAND, BUTTON):
+        if not isinstance(event, str) or event not in ACTED_ON:  # a list is unhashable
             log.debug("zoom event %s ignored", event)
             return {}
         if payload.get("accountId") != self.settings.account_id:
@@ -119,6 +129,10 @@ class ZoomInbound:
         try:
             if event == BUTTON:
                 answer = await self._click(payload, user_jid, key)
+            elif event == FIELD_EDIT:
+                answer = await self._comment(payload, user_jid, key)
+            elif event == SELECT:
+                answer = await self._escalate_to(payload, user_jid, key)
             else:
                 answer = await self.conversation.answer(
                     _command(payload),
@@ -157,17 +171,56 @@ class ZoomInbound:
         except MalformedPayload:
             return text_content(messages.text("zoom_bad_button", LANG))
         if verb is Verb.COMMENT:
-            # A chatbot card has no text box to ask in: the command takes the comment.
+            # Cards posted before the comment field had a button: the command takes it.
             return text_content(messages.text("zoom_comment_how", LANG, number=number))
+        # Escalate without a name pages the policy's next level, as ``escalate 42`` does.
+        return await self._act(user_jid, number, verb, {}, key)
+
+    async def _comment(self, payload: JSONObject, user_jid: str, key: str) -> JSONObject | None:
+        """Text typed into a card's comment field: add it as a comment."""
+        item = _obj(payload.get("fieldEditItem"))
         try:
-            # Escalate without a name pages the policy's next level, as ``escalate 42`` does.
+            number = comment_incident(item.get("key"))
+        except MalformedPayload:
+            return text_content(messages.text("zoom_bad_button", LANG))
+        text = item.get("newValue")
+        text = text.strip() if isinstance(text, str) else ""
+        if not text:
+            return text_content(messages.text("web_comment_empty", LANG))
+        # Said back (to the writer alone, in a channel): the field empties again when the
+        # card is edited, and a card does not show comments.
+        return await self._act(user_jid, number, Verb.COMMENT, {"text": text}, key, told=True)
+
+    async def _escalate_to(self, payload: JSONObject, user_jid: str, key: str) -> JSONObject | None:
+        """A member picked in a card's Escalate dropdown: page them."""
+        picked = payload.get("selectedItems")
+        first = _obj(picked[0]) if isinstance(picked, list) and picked else {}
+        try:
+            number, member = escalate_choice(first.get("value"))
+        except MalformedPayload:
+            return text_content(messages.text("zoom_bad_button", LANG))
+        return await self._act(user_jid, number, Verb.ESCALATE, {"member": member}, key)
+
+    async def _act(
+        self,
+        user_jid: str,
+        number: int,
+        verb: Verb,
+        args: JSONObject,
+        key: str,
+        *,
+        told: bool = False,
+    ) -> JSONObject | None:
+        """Act as the Zoom user; what to tell them (None: the updated card says it, unless
+        ``told``)."""
+        try:
             outcome = await self.actors.perform(
-                user_jid=user_jid, incident=number, verb=verb, callback_id=key
+                user_jid=user_jid, incident=number, verb=verb, args=args, callback_id=key
             )
         except (ActionRefused, NotFound) as refusal:
             return text_content(refusal.message)
-        # Every copy of the card is refreshed by the outbox; the clicker hears of a no-op.
-        if not outcome.changed and outcome.code != "duplicate":
+        # Every copy of the card is refreshed by the outbox; the user hears of a no-op.
+        if told or (not outcome.changed and outcome.code != "duplicate"):
             return text_content(outcome.message)
         return None
 
@@ -233,8 +286,9 @@ async def _inbound(app: web.Application, *, settings: ZoomSettings) -> AsyncIter
 def event_key(event: str, payload: JSONObject, body: bytes) -> str:
     """What tells one event from another (and, in the core, one action from another).
 
-    A click is its message, button, clicker and moment; a command its conversation, writer
-    and moment. Without a moment, the body itself.
+    A click is its message, button, clicker and moment; a field edit or a dropdown pick its
+    message, field or choice, person and moment; a command its conversation, writer and
+    moment. Without a moment, the body itself.
     """
     moment = payload.get("timestamp")
     if not isinstance(moment, int | str) or isinstance(moment, bool) or moment == "":
@@ -243,6 +297,13 @@ def event_key(event: str, payload: JSONObject, body: bytes) -> str:
     if event == BUTTON:
         value = _obj(payload.get("actionItem")).get("value")
         parts = ("click", payload.get("messageId"), value, payload.get("userJid"), moment)
+    elif event == FIELD_EDIT:
+        field = _obj(payload.get("fieldEditItem")).get("key")
+        parts = ("edit", payload.get("messageId"), field, payload.get("userJid"), moment)
+    elif event == SELECT:
+        picked = payload.get("selectedItems")
+        value = _obj(picked[0]).get("value") if isinstance(picked, list) and picked else None
+        parts = ("pick", payload.get("messageId"), value, payload.get("userJid"), moment)
     else:
         parts = ("cmd", payload.get("toJid"), payload.get("userJid"), moment)
     key = ":".join(str(p) for p in parts)

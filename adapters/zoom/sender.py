@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 
 from adapters.zoom.api import ZoomApi
-from cards.build import Viewer, build_card
+from adapters.zoom.views import card_content
+from cards.build import Viewer
 from cards.lines import event_line
-from cards.render.zoom import render_content
-from gateway.config import ZoomSettings
+from gateway.config import MemberSettings, ZoomSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
 from gateway.outbox import Job, SendResult
@@ -29,14 +29,22 @@ class ZoomSender:
     """The outbox's sender for ``channel = "zoom"``: ``op`` ``post``, ``update``, ``reply``.
 
     A card goes to ``to_jid``: the channel JID of ``{"chat": …}``, or the user JID of
-    ``{"dm": …}`` (Zoom delivers that to the bot's conversation with the person). No retries
-    here: a failure is raised as a PlatformError and the outbox retries it.
+    ``{"dm": …}`` (Zoom delivers that to the bot's conversation with the person). A card's
+    Escalate dropdown lists ``members`` (the configuration's). No retries here: a failure is
+    raised as a PlatformError and the outbox retries it.
     """
 
     channel = "zoom"
 
-    def __init__(self, settings: ZoomSettings, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: ZoomSettings,
+        session: aiohttp.ClientSession,
+        *,
+        members: Mapping[str, MemberSettings] | None = None,
+    ) -> None:
         self._settings = settings
+        self._members: Mapping[str, MemberSettings] = members or {}
         self._api = ZoomApi(settings, session, timeout_s=CALL_TIMEOUT_S)
 
     async def send(self, job: Job) -> SendResult:
@@ -61,7 +69,7 @@ class ZoomSender:
             to_jid = _text(user, "dm")
         else:
             to_jid = _text(dest.get("chat"), "chat")
-        sent = await self._api.send(to_jid, _content(job))
+        sent = await self._api.send(to_jid, _content(job, self._members))
         message_id = sent.get("message_id")
         if not isinstance(message_id, str) or not message_id:
             # Delivered (sending again would post it twice), but it can never be updated.
@@ -73,7 +81,7 @@ class ZoomSender:
 
     async def _update(self, job: Job) -> SendResult:
         message_id = _text(job.destination.get("message"), "message")
-        await self._api.edit(message_id, _content(job))
+        await self._api.edit(message_id, _content(job, self._members))
         return SendResult()
 
     async def _reply(self, job: Job) -> SendResult:
@@ -88,7 +96,7 @@ class ZoomSender:
         return SendResult()
 
 
-def _content(job: Job) -> JSONObject:
+def _content(job: Job, members: Mapping[str, MemberSettings]) -> JSONObject:
     incident = job.payload.get("incident")
     if not isinstance(incident, dict):
         raise Rejected("zoom delivery has no incident card", code="no_incident")
@@ -99,7 +107,7 @@ def _content(job: Job) -> JSONObject:
         link=url if isinstance(url, str) else None,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )
-    return render_content(build_card(incident, viewer))
+    return card_content(incident, viewer, members)
 
 
 def _text(value: object, field: str) -> str:

@@ -7,7 +7,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cards.model import Button, ButtonStyle, Card, Field, Link, Tone, clip
+from cards.model import (
+    Button,
+    ButtonStyle,
+    Card,
+    DigestCard,
+    DigestEntry,
+    Field,
+    Link,
+    Tone,
+    clip,
+    code_spans,
+    shortened,
+)
 from gateway import messages
 from gateway.domain import JSONObject, Verb
 
@@ -106,6 +118,46 @@ def render_card(
     return doc
 
 
+def render_digest(digest: DigestCard) -> JSONObject:
+    """A digest card as an Adaptive Card: the headline, one line per incident (its number
+    and title, which open its page), the hint with its commands in monospace. Everything is
+    in TextRuns, never read as Markdown. No actions: each incident is acted on from its page.
+
+    When the card would be over CARD_MAX_BYTES, titles are cut shorter, then left out.
+    """
+    doc: JSONObject = {}
+    for shown in shortened(digest):
+        body: list[JSONObject] = [
+            {
+                "type": "Container",
+                "style": _STYLES[Tone.WARNING],
+                "bleed": True,
+                "items": [_text(clip(digest.headline, TITLE_MAX), weight="Bolder", size="Medium")],
+            }
+        ]
+        body.extend(
+            {**_digest_line(entry), "spacing": "Small" if index == 0 else "None"}
+            for index, entry in enumerate(shown.entries)
+        )
+        hint = [
+            {"type": "TextRun", "text": part, "size": "Small", "isSubtle": True}
+            | ({"fontType": "Monospace"} if code else {})
+            for part, code in code_spans(clip(digest.hint, SUMMARY_MAX))
+        ]
+        body.append({"type": "RichTextBlock", "inlines": hint, "spacing": "Medium"})
+        doc = {
+            "type": "AdaptiveCard",
+            "$schema": SCHEMA,
+            "version": VERSION,
+            "fallbackText": clip(digest.headline, FALLBACK_MAX),
+            "msteams": {"width": "Full"},
+            "body": body,
+        }
+        if size(doc) <= CARD_MAX_BYTES:
+            break
+    return doc
+
+
 def attachment(content: JSONObject) -> JSONObject:
     """An Adaptive Card as a message attachment."""
     return {"contentType": CONTENT_TYPE, "content": content}
@@ -191,6 +243,17 @@ def _document(card: Card, parts: _Parts, lang: str, *, refresh: bool) -> JSONObj
 def _text(text: str, **style: object) -> JSONObject:
     """Text shown as written: a RichTextBlock's TextRun is never read as Markdown."""
     return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
+def _digest_line(entry: DigestEntry) -> JSONObject:
+    """``🔴 #42 title``, the number and title opening the incident's page."""
+    run: JSONObject = {"type": "TextRun", "text": f"#{entry.incident} {entry.title}".rstrip()}
+    if entry.url and len(entry.url) <= URL_MAX:
+        run["selectAction"] = {"type": "Action.OpenUrl", "url": entry.url}
+    return {
+        "type": "RichTextBlock",
+        "inlines": [{"type": "TextRun", "text": f"{entry.emoji} "}, run],
+    }
 
 
 def _fact(field: Field) -> JSONObject:

@@ -4,16 +4,26 @@ Zoom shows this text as written: ``is_markdown_support`` is never set, so nothin
 alert can format, mention or link. Zoom publishes no size limit for a chatbot message; the
 card keeps to TEXT_MAX characters (the Zoom template budget), counted over every text, key,
 value and link in it.
+
+A chatbot card takes input two ways, each sent to the bot as soon as it is used: an editable
+form field (``fields`` item with ``"editable": true``, sent as the
+``interactive_message_fields_editable`` event with the field's ``key`` and ``newValue``) and
+a dropdown (``select`` with ``select_items``, sent as ``interactive_message_select`` with the
+chosen ``value``). Comment is the first, Escalate-to-a-member the second; what each event
+names is read back with ``comment_incident`` and ``escalate_choice``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cards import callback
 from cards.model import Button, Card, Link, Tone, clip
-from gateway.domain import JSONObject
+from gateway import messages
+from gateway.domain import JSONObject, Verb
+from gateway.errors import MalformedPayload
 
 TEXT_MAX = 4_000
 HEAD_MAX = 150
@@ -29,6 +39,15 @@ LINKS_MAX = 6
 URL_MAX = 2_048
 MIN_CLIPPED = 16  # a summary cut shorter than this says nothing: it is left out
 COUNTED = frozenset({"text", "key", "value", "link"})
+# Zoom takes a blank editable field as one space ("pass in a space to make it blank").
+BLANK = " "
+SELECT_MAX = 1_200  # characters the Escalate dropdown may take: about 30 members
+CHOICES_MAX = 50
+CHOICE_TEXT_MAX = 64
+# The incident a comment field is for: its key ends in " #<number>".
+_COMMENT_KEY = re.compile(r".* #(?P<n>[1-9][0-9]{0,18})", re.DOTALL)
+
+Member = tuple[str, str]  # (member name: sent back as the choice, what the dropdown shows)
 
 # Zoom's button colours: Primary is blue, Danger red, Default white.
 STYLES: Mapping[str, str] = {"primary": "Primary", "danger": "Danger", "default": "Default"}
@@ -41,13 +60,16 @@ SIDEBAR_COLORS: Mapping[Tone, str] = {
 }
 
 
-def render_content(card: Card) -> JSONObject:
+def render_content(card: Card, *, members: Sequence[Member] = (), lang: str = "en") -> JSONObject:
     """The chatbot message ``content`` for ``card``.
 
     ``head`` holds the title and, as ``sub_head``, the status line; ``body`` holds a section
     (sidebar in the card's colour) with the summary, the fields and the timeline, then an
-    ``actions`` element of verb buttons (``value`` = ``cards.callback`` data), then the links.
-    The head, the buttons and the first link (the incident page) always stay; what does not
+    ``actions`` element of verb buttons (``value`` = ``cards.callback`` data), then the
+    inputs — Comment as an editable field instead of a button, and, when Escalate is offered
+    and there are ``members`` (``(name, shown)``), an "Escalate to" dropdown of them — then
+    the links. The head, the buttons, the comment field and the first link (the incident
+    page) always stay; the dropdown takes what room it needs up to SELECT_MAX; what does not
     fit after them is left out: first the other links, then the timeline, then fields, and
     the summary is cut.
 
@@ -58,11 +80,19 @@ def render_content(card: Card) -> JSONObject:
         "text": clip(f"{card.emoji} {card.title}", HEAD_MAX),
         "sub_head": {"text": clip(card.status_line, SUB_HEAD_MAX)},
     }
-    buttons = [_button(b) for b in card.buttons[:BUTTONS_MAX]]
+    verbs = {b.verb for b in card.buttons}
+    buttons = [_button(b) for b in card.buttons if b.verb is not Verb.COMMENT][:BUTTONS_MAX]
+    comment = _comment_field(card.incident, lang) if Verb.COMMENT in verbs else None
     links = [_link(link) for link in card.links if len(link.url) <= URL_MAX][:LINKS_MAX]
-    room = TEXT_MAX - size(head) - size(buttons) - size(links[:1])
-    # Holds by the limits above (150 + 300 + 8 × 128 + 64 + 2,048 < 4,000); kept as a guard.
+    room = TEXT_MAX - size(head) - size(buttons) - size(comment) - size(links[:1])
+    # Holds by the limits above (150 + 300 + 8 × 128 + 85 + 64 + 2,048 < 4,000); a guard.
     assert room >= 0, room
+    select = (
+        _escalate_select(card.incident, members, lang, min(room, SELECT_MAX))
+        if Verb.ESCALATE in verbs
+        else None
+    )
+    room -= size(select)
 
     parts: list[JSONObject] = []
     if card.summary and room >= MIN_CLIPPED:
@@ -103,8 +133,45 @@ def render_content(card: Card) -> JSONObject:
         )
     if buttons:
         body.append({"type": "actions", "items": buttons, "limit": len(buttons)})
+    if comment is not None:
+        body.append(comment)
+    if select is not None:
+        body.append(select)
     body.extend(shown_links)
     return {"head": head, "body": body}
+
+
+def comment_key(incident: int, lang: str = "en") -> str:
+    """The label of incident ``incident``'s comment field, which its event sends back."""
+    return f"{messages.text('web_comment_label', lang)} #{incident}"
+
+
+def comment_incident(key: object) -> int:
+    """The incident a comment field's ``key`` is for; raises MalformedPayload."""
+    match = _COMMENT_KEY.fullmatch(key) if isinstance(key, str) else None
+    if match is None:
+        raise MalformedPayload("is not a comment field of ours", "fieldEditItem.key")
+    number = int(match["n"])
+    if number > callback.MAX_INCIDENT:
+        raise MalformedPayload("names no incident", "fieldEditItem.key")
+    return number
+
+
+def escalate_value(incident: int, member: str) -> str:
+    """A dropdown choice: escalate ``incident`` to ``member`` (``v1:escalate:42:<member>``)."""
+    return f"{callback.encode(Verb.ESCALATE, incident)}:{member}"
+
+
+def escalate_choice(value: object) -> tuple[int, str]:
+    """The incident and member a dropdown choice names; raises MalformedPayload."""
+    text = value if isinstance(value, str) else ""
+    parts = text.split(":", 3)
+    if len(parts) != 4 or not parts[3] or len(text.encode()) > callback.MAX_BYTES:
+        raise MalformedPayload("is not a choice of ours", "selectedItems[0].value")
+    verb, incident = callback.decode(":".join(parts[:3]))
+    if verb is not Verb.ESCALATE:
+        raise MalformedPayload("is not a choice of ours", "selectedItems[0].value")
+    return incident, parts[3]
 
 
 def size(content: Any) -> int:
@@ -132,6 +199,39 @@ def _fields(card: Card) -> Iterator[JSONObject]:
             "value": clip(field.value, FIELD_VALUE_MAX) or "-",
             "short": field.short,
         }
+
+
+def _comment_field(incident: int, lang: str) -> JSONObject:
+    """One editable, empty field: what is typed in it is sent to the bot as the comment."""
+    item = {"key": comment_key(incident, lang), "value": BLANK, "editable": True, "short": False}
+    return {"type": "fields", "items": [item]}
+
+
+def _escalate_select(
+    incident: int, members: Sequence[Member], lang: str, budget: int
+) -> JSONObject | None:
+    """The "Escalate to" dropdown: the members that fit in ``budget`` characters, in order
+    (a member whose choice would be over 64 bytes is left out); None when none fits."""
+    select: JSONObject = {
+        "type": "select",
+        "text": messages.text("web_escalate_to", lang),
+        "select_items": [],
+    }
+    room = budget - size(select)
+    items: list[JSONObject] = []
+    for name, shown in members[:CHOICES_MAX]:
+        value = escalate_value(incident, name)
+        if len(value.encode()) > callback.MAX_BYTES:
+            continue
+        item = {"text": clip(shown, CHOICE_TEXT_MAX) or name, "value": value}
+        if size(item) > room:
+            break
+        items.append(item)
+        room -= size(item)
+    if not items:
+        return None
+    select["select_items"] = items
+    return select
 
 
 def _button(button: Button) -> JSONObject:

@@ -1,4 +1,5 @@
-"""The HTML surface for people: the incident page, the incident list and the console login.
+"""The HTML surface for people: the incident page, the incident list, the console login, and
+the page that confirms a chat account's link mailed to a member.
 
 Plain forms, no JavaScript. Access comes from a signed link (``?t=``), an API token
 (``Authorization: Bearer``) or the console session cookie set by ``/login``. These handlers
@@ -8,7 +9,7 @@ render their own error pages instead of raising into the JSON error boundary.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +26,16 @@ from gateway.actions import MAX_COMMENT_CHARS, perform
 from gateway.auth import bearer, member_for_token
 from gateway.domain import ActionRequest, Incident, Severity, Status, TimelineEntry, Verb
 from gateway.errors import ActionRefused, NotFound, Unauthorized
+from gateway.links import EmailLinkGrant, LinkExpired
 from gateway.runtime import Runtime
-from gateway.selflink import redeem
+from gateway.selflink import (
+    EMAIL_LINK_PATH,
+    check_mail_link,
+    confirm_mail_link,
+    platform_name,
+    redeem,
+    settle_mail,
+)
 from gateway.web.keys import RUNTIME, SIGNER
 from gateway.wire import iso
 from storage import repo
@@ -37,6 +46,10 @@ SESSION_COOKIE = "ackgate_session"
 SESSION_SALT = "ackgate.session.v1"
 # The notice shown after an action travels signed, so nobody can make the page say anything.
 NOTICE_SALT = "ackgate.notice.v1"
+MAIL_DRAIN_S = 10.0  # at shutdown, link mails still being sent get this long
+# A link still opens its incident once it is closed, but acts only as the closed page offers:
+# reopen it, or add a comment (a changed severity or an ack of a closed incident is not).
+AFTER_CLOSE = frozenset({Verb.REOPEN, Verb.COMMENT})
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
 MAX_NUMBER_DIGITS = 12
@@ -71,6 +84,15 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/incidents/{number}/actions", incident_action)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
+    app.router.add_get(EMAIL_LINK_PATH, mail_link_page)
+    app.router.add_post(EMAIL_LINK_PATH, mail_link_confirm)
+    app.cleanup_ctx.append(_link_mail)
+
+
+async def _link_mail(_app: web.Application) -> AsyncIterator[None]:
+    """Link mails still on their way at shutdown are finished (briefly) before storage goes."""
+    yield
+    await settle_mail(MAIL_DRAIN_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +166,8 @@ async def incident_action(request: web.Request) -> web.Response:
         return _error(lang, 400, "web_unknown_verb", console, verb=verb_text)
     if verb is Verb.COMMENT and not _field(form, "text").strip():
         notice = ("refused", messages.text("web_comment_empty", lang))
+    elif access.link and verb not in AFTER_CLOSE and await _closed(rt, number):
+        notice = ("refused", messages.text("refused_closed", lang, number=number))
     else:
         req = ActionRequest(
             incident=number, verb=verb, source="web", member=access.member, args=_args(verb, form)
@@ -157,6 +181,12 @@ async def incident_action(request: web.Request) -> web.Response:
         else:
             notice = ("ok" if outcome.changed else "info", outcome.message)
     return _back(rt, number, access, notice)
+
+
+async def _closed(rt: Runtime, number: int) -> bool:
+    async with rt.db.read() as conn:
+        incident = await repo.load_incident(conn, number)
+    return incident is not None and incident.status is Status.CLOSED
 
 
 def _back(rt: Runtime, number: int, access: Access, notice: tuple[str, str]) -> web.Response:
@@ -256,6 +286,62 @@ async def login(request: web.Request) -> web.Response:
         secure=request.secure or rt.settings.server.base_url.startswith("https://"),
     )
     return response
+
+
+async def mail_link_page(request: web.Request) -> web.Response:
+    """``GET /link/email?t=``: what a mailed link would link, and a button to confirm it.
+
+    Changes nothing: mail scanners open links, so only the button's POST links.
+    """
+    rt = request.app[RUNTIME]
+    lang = _lang(request)
+    token = request.query.get("t", "")
+    try:
+        grant = check_mail_link(rt, token, rt.clock.now())
+    except Unauthorized as exc:
+        return _mail_link_refused(lang, exc)
+    return _mail_link_render(lang, grant, token=token)
+
+
+async def mail_link_confirm(request: web.Request) -> web.Response:
+    """``POST /link/email``: link the account a mailed link names, once."""
+    rt = request.app[RUNTIME]
+    lang = _lang(request)
+    form = await request.post()
+    try:
+        grant = check_mail_link(rt, _field(form, "t"), rt.clock.now())
+    except Unauthorized as exc:
+        return _mail_link_refused(lang, exc)
+    try:
+        platform = await confirm_mail_link(rt, grant, lang)
+    except ActionRefused as exc:
+        return _error(lang, 410, exc.message, None, literal=True)
+    done = messages.text(
+        "web_link_done", lang, platform=platform_name(platform, lang), member=grant.member
+    )
+    return _mail_link_render(lang, grant, done=done)
+
+
+def _mail_link_render(
+    lang: str, grant: EmailLinkGrant, *, token: str = "", done: str | None = None
+) -> web.Response:
+    return _render(
+        "link_confirm.html",
+        lang,
+        None,
+        platform=platform_name(grant.platform, lang),
+        account=grant.user_id,
+        member=grant.member,
+        token=token,
+        action_url=EMAIL_LINK_PATH,
+        done=done,
+    )
+
+
+def _mail_link_refused(lang: str, exc: Unauthorized) -> web.Response:
+    if isinstance(exc, LinkExpired):
+        return _error(lang, 410, "web_link_email_used", None)
+    return _error(lang, 400, exc.message, None)
 
 
 # --- access -----------------------------------------------------------------------------
@@ -482,11 +568,25 @@ def _render(
     return web.Response(text=html, status=status, content_type="text/html", headers=_HEADERS)
 
 
-_ERROR_TITLES = {400: "web_title_bad_request", 401: "web_title_denied", 404: "web_title_not_found"}
+_ERROR_TITLES = {
+    400: "web_title_bad_request",
+    401: "web_title_denied",
+    404: "web_title_not_found",
+    410: "web_title_gone",
+}
 
 
-def _error(lang: str, status: int, key: str, console: str | None, **values: Any) -> web.Response:
-    """An HTML error page whose sentence is ``messages.text(key)``."""
+def _error(
+    lang: str,
+    status: int,
+    key: str,
+    console: str | None,
+    *,
+    literal: bool = False,
+    **values: Any,
+) -> web.Response:
+    """An HTML error page whose sentence is ``messages.text(key)`` (``key`` itself, already
+    worded, when ``literal``)."""
     return _render(
         "error.html",
         lang,
@@ -494,7 +594,7 @@ def _error(lang: str, status: int, key: str, console: str | None, **values: Any)
         status=status,
         code=status,
         title=messages.text(_ERROR_TITLES[status], lang),
-        message=messages.text(key, lang, **values),
+        message=key if literal else messages.text(key, lang, **values),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from cards import callback
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.callback import encode
 from cards.model import Button, Card, Field, Link, Tone
 from cards.render.teams import (
@@ -19,6 +19,7 @@ from cards.render.teams import (
     REFRESH_VERB,
     escape,
     render_card,
+    render_digest,
     size,
 )
 from gateway.domain import JSONObject, Severity, Status, Verb
@@ -222,3 +223,36 @@ def test_extreme_hand_made_card_fits() -> None:
 def test_render_is_pure() -> None:
     card = build_card(samples.closed(), Viewer(lang="zh", link=LINK))
     assert render_card(card, "zh", members=MEMBERS) == render_card(card, "zh", members=MEMBERS)
+
+
+def digest_lines(doc: JSONObject) -> list[JSONObject]:
+    """A digest's incident lines: RichTextBlocks of an emoji and the incident's TextRun."""
+    return list(doc["body"][1:-1])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_digest_golden(lang: str) -> None:
+    doc = render_digest(build_digest(samples.digest_items(), lang, 10))
+    check_card(doc)
+    check_golden(f"teams/digest-{lang}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def test_a_digest_links_each_incident_and_shows_titles_as_written() -> None:
+    items = samples.digest_items()
+    doc = render_digest(build_digest(items, "en", 10))
+    assert "actions" not in doc  # each incident is acted on from its page
+    runs = [line["inlines"][1] for line in digest_lines(doc)]
+    # TextRuns are never read as Markdown: shown exactly as written.
+    assert [r["text"] for r in runs] == [f"#{i['number']} {i['title']}" for i in items]
+    opened = [r.get("selectAction", {}).get("url") for r in runs]
+    assert opened == [items[0]["url"], items[1]["url"], None]
+    assert all(r["selectAction"]["type"] == "Action.OpenUrl" for r in runs[:2])
+    hint = doc["body"][-1]["inlines"]
+    assert [r["text"] for r in hint if r.get("fontType") == "Monospace"] == ["ack 7"]
+
+
+def test_a_full_digest_fits_and_keeps_every_incident() -> None:
+    doc = render_digest(build_digest(samples.storm_items(), "en", 10))
+    check_card(doc)
+    runs = [line["inlines"][1]["text"] for line in digest_lines(doc)]
+    assert [r.split()[0] for r in runs] == [f"#{1000 + n}" for n in range(50)]

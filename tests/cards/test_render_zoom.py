@@ -12,13 +12,22 @@ from cards import callback
 from cards.build import Viewer, build_card
 from cards.callback import encode
 from cards.model import Button, Card, Field, Link, Tone
-from cards.render.zoom import render_content
+from cards.render.zoom import (
+    SELECT_MAX,
+    comment_incident,
+    comment_key,
+    escalate_choice,
+    escalate_value,
+    render_content,
+)
 from gateway.domain import JSONObject, Severity, Status, Verb
+from gateway.errors import MalformedPayload
 from tests.cards import samples
 from tests.cards.samples import check_golden, entry
 from tests.fakes.zoom import content_problem, size
 
 LINK = "https://ackgate.example.com/incidents/42?t=token"
+MEMBERS = (("alice", "Alice (alice)"), ("bob", "Bob (bob)"))
 # Restated rather than imported: the budget the fake holds every message to.
 TEXT_MAX = 4_000
 
@@ -32,6 +41,15 @@ def check_content(content: JSONObject) -> None:
 
 def buttons(content: JSONObject) -> list[JSONObject]:
     return [i for e in content["body"] if e["type"] == "actions" for i in e["items"]]
+
+
+def editable(content: JSONObject) -> list[JSONObject]:
+    """The editable fields (the card's inputs, outside its section)."""
+    return [i for e in content["body"] if e["type"] == "fields" for i in e["items"]]
+
+
+def selects(content: JSONObject) -> list[JSONObject]:
+    return [e for e in content["body"] if e["type"] == "select"]
 
 
 def links(content: JSONObject) -> list[JSONObject]:
@@ -49,7 +67,8 @@ def section(content: JSONObject) -> JSONObject:
     ids=lambda v: getattr(v, "__name__", v),
 )
 def test_golden(make: Callable[[], JSONObject], lang: str) -> None:
-    content = render_content(build_card(make(), Viewer(lang=lang, link=LINK)))
+    card = build_card(make(), Viewer(lang=lang, link=LINK))
+    content = render_content(card, members=MEMBERS, lang=lang)
     check_content(content)
     text = json.dumps(content, indent=2, ensure_ascii=False) + "\n"
     check_golden(f"zoom/{make.__name__}-{lang}.json", text)
@@ -71,11 +90,69 @@ def test_buttons_carry_the_callback_data_and_a_style() -> None:
         ("Acknowledge", encode(Verb.ACK, 42), "Primary"),
         ("Close", encode(Verb.CLOSE, 42), "Danger"),
         ("Escalate", encode(Verb.ESCALATE, 42), "Default"),
-        ("Add comment", encode(Verb.COMMENT, 42), "Default"),
     ]
     [actions] = [e for e in content["body"] if e["type"] == "actions"]
-    assert actions["limit"] == 4  # every button shown, none folded into a menu
+    assert actions["limit"] == 3  # every button shown, none folded into a menu
     assert links(content)[0] == {"type": "message", "text": "Open incident", "link": LINK}
+
+
+def test_comment_is_an_empty_editable_field_that_names_the_incident() -> None:
+    content = render_content(build_card(samples.triggered(), Viewer(link=LINK)))
+    assert editable(content) == [
+        {"key": "Comment #42", "value": " ", "editable": True, "short": False}
+    ]
+    assert comment_incident(editable(content)[0]["key"]) == 42
+    zh = render_content(build_card(samples.triggered(), Viewer(lang="zh")), lang="zh")
+    assert editable(zh)[0]["key"] == "评论 #42"
+    assert comment_incident("评论 #42") == 42
+    without = build_card(samples.triggered(), Viewer(buttons=frozenset({Verb.ACK})))
+    assert editable(render_content(without)) == []
+
+
+def test_escalate_offers_the_members_as_choices() -> None:
+    card = build_card(samples.triggered(), Viewer(link=LINK))
+    [select] = selects(render_content(card, members=MEMBERS))
+    assert select == {
+        "type": "select",
+        "text": "Escalate to",
+        "select_items": [
+            {"text": "Alice (alice)", "value": "v1:escalate:42:alice"},
+            {"text": "Bob (bob)", "value": "v1:escalate:42:bob"},
+        ],
+    }
+    assert [escalate_choice(i["value"]) for i in select["select_items"]] == [
+        (42, "alice"),
+        (42, "bob"),
+    ]
+    assert selects(render_content(card)) == []  # no members, no dropdown
+    closed = build_card(samples.closed(), Viewer(link=LINK))
+    assert selects(render_content(closed, members=MEMBERS)) == []  # no Escalate once closed
+
+
+def test_the_dropdown_keeps_to_its_share_of_the_budget() -> None:
+    card = build_card(samples.triggered(), Viewer(link=LINK))
+    many = [(f"member{i:03}", f"Member number {i:03} ({'x' * 40})") for i in range(300)]
+    long_name = ("n" * 60, "Has a name too long for a choice")
+    content = render_content(card, members=[long_name, *many])
+    check_content(content)
+    [select] = selects(content)
+    items = select["select_items"]
+    assert 5 < len(items) < 50
+    assert size(select) <= SELECT_MAX
+    assert items[0]["value"] == "v1:escalate:42:member000"  # the long name is left out
+    assert size(content) <= TEXT_MAX
+    assert section(content)["sections"][0]["type"] == "message"  # the summary stayed
+
+
+def test_choice_and_field_values_are_read_back_or_refused() -> None:
+    assert escalate_choice(escalate_value(7, "team:db")) == (7, "team:db")
+    assert comment_incident(comment_key(123456789, "en")) == 123456789
+    for bad in ("tesla", "v1:escalate:42", "v1:escalate:42:", "v1:ack:42:bob", 42, None):
+        with pytest.raises(MalformedPayload):
+            escalate_choice(bad)
+    for bad in ("Title", "Comment #0", "Comment #x", "Comment#42", "", None):
+        with pytest.raises(MalformedPayload):
+            comment_incident(bad)
 
 
 def test_fields_and_colour_follow_the_card() -> None:
@@ -147,7 +224,8 @@ def test_an_extreme_hand_made_card_is_cut_to_fit() -> None:
     content = render_content(card)
     check_content(content)
     assert TEXT_MAX - 100 < size(content) <= TEXT_MAX  # cut to fit, not far below
-    assert len(buttons(content)) == len(Verb)
+    assert len(buttons(content)) == len(Verb) - 1  # Comment is a field
+    assert len(editable(content)) == 1
     urls = [link["link"] for link in links(content)]
     assert urls[0].startswith("https://e.example.com/0")  # the overlong one is left out
     summary = section(content)["sections"][0]["text"]

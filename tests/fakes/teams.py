@@ -6,10 +6,13 @@ metadata and signing keys.
   ``invalid_client`` for a wrong secret); hands out bearer tokens it remembers.
 - **Bot Connector** (``service_url``): ``POST /v3/conversations`` opens a 1:1 chat with a
   person the bot is installed for (403 otherwise), ``POST …/activities[/{id}]`` sends or
-  replies, ``PUT …/activities/{id}`` updates; every call must carry a token it issued (401
+  replies, ``PUT …/activities/{id}`` updates, ``GET …/members/{userId}`` answers a person's
+  profile with their email and UPN; every call must carry a token it issued (401
   otherwise), names a conversation it knows (404 ``ConversationNotFound``) and, to update,
   an activity in it (404 ``ActivityNotFoundInConversation``). It records everything and can
-  be told to fail the next call (429 with Retry-After, 500, anything).
+  be told to fail the next call (429 with Retry-After, 500, anything), and to keep the per
+  bot per conversation limits (``limit``: sends, replies and updates in one conversation,
+  its threads included): 429 with Retry-After, counted in ``limited``.
 - **OpenID metadata and keys** (``openid_url``): an RSA key made here, with a ``kid`` and
   ``"endorsements": ["msteams"]``, so tests sign the tokens the Bot Connector would send —
   and forged ones (another key, audience, issuer, service URL, or expired).
@@ -35,6 +38,8 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.fakes.limits import Limits
 
 APP_ID = "00000000-0000-4000-8000-0000000a99ea"
 APP_PASSWORD = "teams-app-password-1"
@@ -67,6 +72,13 @@ class Person:
     aad_object_id: str
     name: str
     installed: bool = True
+    email: str | None = None  # the roster's email; default: <first name>@example.com
+    upn: str | None = None  # the roster's userPrincipalName; default: the email
+
+    @property
+    def address(self) -> str:
+        """The email the roster gives for them."""
+        return self.email or f"{self.name.split()[0].lower()}@example.com"
 
     def account(self) -> dict[str, Any]:
         """The ``from`` of their activities."""
@@ -166,6 +178,7 @@ class FakeTeams:
         self.key_fetches = 0
         self.metadata_status = 200
         self.faults: deque[Fault] = deque()
+        self._limits = Limits()
         self._ids = itertools.count(1_700_000_000_001)
         self._token_numbers = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -216,6 +229,19 @@ class FakeTeams:
     ) -> None:
         """Make the next Bot Connector call fail this way."""
         self.faults.append(Fault(status, code, message, retry_after))
+
+    def limit(
+        self, count: int, per_s: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Refuse sends, replies and updates past ``count`` in any ``per_s`` seconds in one
+        conversation (several limits may hold at once), as ``clock`` tells the seconds."""
+        self._limits.add("conversation", count, per_s)
+        self._limits.clock = clock
+
+    @property
+    def limited(self) -> int:
+        """Calls refused for going over a conversation's limit."""
+        return self._limits.refused
 
     # --- what the bot did ------------------------------------------------------------------
 
@@ -446,10 +472,13 @@ class FakeTeams:
         return await self._done(web.json_response({"id": activity_id}))
 
     async def _member(self, request: web.Request) -> web.Response:
-        """``GET …/members/{userId}``: a member of the conversation's roster (everyone here)."""
+        """``GET …/members/{userId}``: a member of a known conversation's roster (everyone in
+        the tenant is in every conversation here), as ``TeamsChannelAccount``."""
         refused = self._check(request, None)
         if refused is not None:
             return refused
+        if request.match_info["conv"].split(THREAD_MARK)[0] not in self.conversations:
+            return _bf_error(404, "ConversationNotFound", "Conversation not found.")
         wanted = request.match_info["user"]
         person = next((p for p in self.people.values() if wanted in (p.id, p.aad_object_id)), None)
         if person is None:
@@ -457,12 +486,17 @@ class FakeTeams:
         return web.json_response(
             {
                 **person.account(),
-                "email": f"{person.name.split()[0].lower()}@example.com",
-                "userPrincipalName": f"{person.name.split()[0].lower()}@example.com",
+                "givenName": person.name.split()[0],
+                "email": person.address,
+                "userPrincipalName": person.upn or person.address,
                 "tenantId": TENANT,
                 "userRole": "user",
             }
         )
+
+    def roster_lookups(self) -> list[Call]:
+        """The calls to the members endpoint, in order."""
+        return [c for c in self.calls if "/members/" in c.path]
 
     def _check(self, request: web.Request, body: Any) -> web.Response | None:
         """Record the call, then refuse it as the Bot Connector would, if it would."""
@@ -476,6 +510,16 @@ class FakeTeams:
             fault = self.faults.popleft()
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             return _bf_error(fault.status, fault.code, fault.message, headers)
+        conversation = request.match_info.get("conv")
+        if conversation is not None and request.method in ("POST", "PUT"):
+            wait_s = self._limits.take("conversation", conversation.split(THREAD_MARK)[0])
+            if wait_s is not None:
+                return _bf_error(
+                    429,
+                    "Throttled",
+                    "Too many requests to this conversation.",
+                    {"Retry-After": str(wait_s)},
+                )
         return None
 
     def _record(self, request: web.Request, body: Any) -> None:

@@ -8,10 +8,14 @@ any other ``to_jid``), checks the robot JID, the account and the shape of ``cont
 every message with every edit, and can be told to fail the next call (429 with Retry-After,
 401, 404, 5xx, anything).
 
-It also plays the people: ``click``, ``command`` and ``url_validation`` make the events Zoom
-would POST to the Bot Endpoint URL (the caller signs them).
+It also plays the people: ``click``, ``edit_field``, ``choose``, ``command`` and
+``url_validation`` make the events Zoom would POST to the Bot Endpoint URL (the caller signs
+them).
 
-From our notes: the endpoints, the token's shape, ``content`` types and button styles. Modelled
+From our notes and Zoom's docs (customizing-messages: form field, dropdown; the event types of
+Zoom's Rivet SDK): the endpoints, the token's shape, ``content`` types, button styles, editable
+fields (blank is one space), dropdowns (``select_items`` or ``static_source``, not both) and
+the ``interactive_message_fields_editable`` / ``interactive_message_select`` events. Modelled
 (not in our notes): Zoom's error ``code`` numbers other than 124 and their sentences, the 201
 on send, and the 4,000-character cap on a message (our budget, enforced here to hold us to it).
 """
@@ -35,7 +39,8 @@ BOT_JID = "v1botackgate@xmpp.zoom.us"
 ACCOUNT_ID = "zoom-account-1"
 TOKEN_EXPIRES_S = 3599
 TEXT_MAX = 4_000
-BODY_TYPES = frozenset({"message", "fields", "actions", "section"})
+BODY_TYPES = frozenset({"message", "fields", "actions", "section", "select"})
+STATIC_SOURCES = frozenset({"members", "channels"})
 STYLES = frozenset({"Primary", "Default", "Danger", "Disabled"})
 BUTTON_VALUE_MAX = 64  # ours (cards.callback), restated: Zoom's own cap is not in our notes
 COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -85,6 +90,25 @@ class Message:
     def values(self) -> list[str]:
         """The ``value`` of each button, in order."""
         return [str(b["value"]) for b in self.buttons()]
+
+    def editable_keys(self) -> list[str]:
+        """The ``key`` of every editable form field (top level and in sections)."""
+        return [
+            str(item["key"])
+            for element in _elements(self.content)
+            if element.get("type") == "fields"
+            for item in element["items"]
+            if item.get("editable")
+        ]
+
+    def choices(self) -> list[dict[str, str]]:
+        """The ``select_items`` of every dropdown, in order."""
+        return [
+            item
+            for element in _elements(self.content)
+            if element.get("type") == "select"
+            for item in element.get("select_items", [])
+        ]
 
 
 @dataclass(frozen=True)
@@ -175,6 +199,46 @@ class FakeZoom:
             "actionItem": {"text": text, "value": value},
         }
         return {"event": "interactive_message_actions", "payload": payload}
+
+    def edit_field(
+        self,
+        user_jid: str,
+        message: Message,
+        key: str,
+        new_value: str,
+        *,
+        moment_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """``user_jid`` types ``new_value`` into the editable field ``key`` of ``message``."""
+        current = next(
+            (
+                str(item.get("value", ""))
+                for element in _elements(message.content)
+                if element.get("type") == "fields"
+                for item in element["items"]
+                if item.get("key") == key
+            ),
+            "",
+        )
+        payload = {
+            **self._person(user_jid, message.to_jid, moment_ms),
+            "messageId": message.message_id,
+            "original": message.content,
+            "fieldEditItem": {"currentValue": current.strip(), "key": key, "newValue": new_value},
+        }
+        return {"event": "interactive_message_fields_editable", "payload": payload}
+
+    def choose(
+        self, user_jid: str, message: Message, value: str, *, moment_ms: int | None = None
+    ) -> dict[str, Any]:
+        """``user_jid`` picks the dropdown option carrying ``value`` on ``message``."""
+        payload = {
+            **self._person(user_jid, message.to_jid, moment_ms),
+            "messageId": message.message_id,
+            "original": message.content,
+            "selectedItems": [{"value": value}],
+        }
+        return {"event": "interactive_message_select", "payload": payload}
 
     def command(
         self, user_jid: str, to_jid: str, cmd: str, *, moment_ms: int | None = None
@@ -363,8 +427,13 @@ def _item_problem(item: Any, *, nested: bool) -> str | None:
         if not isinstance(items, list) or not items:
             return "fields need items"
         for entry in items:
-            if not _text(entry.get("key")) or not _text(entry.get("value")):
+            if not _text(entry.get("key")) or not isinstance(entry.get("value"), str):
                 return "a field needs key and value"
+            # A blank value is one space, and only an editable field may show none.
+            if not _text(entry["value"]) and not (entry.get("editable") and entry["value"]):
+                return "a field needs key and value"
+    elif kind == "select":
+        return _select_problem(item)
     elif kind == "actions":
         return _actions_problem(item)
     elif kind == "section":
@@ -398,6 +467,33 @@ def _actions_problem(item: dict[str, Any]) -> str | None:
     if limit is not None and not (isinstance(limit, int) and limit >= 1):
         return "limit must be a positive number"
     return None
+
+
+def _select_problem(item: dict[str, Any]) -> str | None:
+    if not _text(item.get("text")):
+        return "a select needs text"
+    options, source = item.get("select_items"), item.get("static_source")
+    if (options is None) == (source is None):
+        return "a select needs select_items or static_source, not both"
+    if source is not None:
+        return None if source in STATIC_SOURCES else f"unknown static_source {source!r}"
+    if not isinstance(options, list) or not options:
+        return "select_items must not be empty"
+    for option in options:
+        if not _text(option.get("text")) or not _text(option.get("value")):
+            return "a select item needs text and value"
+        if len(str(option["value"]).encode()) > BUTTON_VALUE_MAX:
+            return "a select item value is too long"
+    return None
+
+
+def _elements(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """The body's elements, those inside sections included."""
+    found: list[dict[str, Any]] = []
+    for element in content.get("body", []):
+        found.append(element)
+        found.extend(element.get("sections", []) if element.get("type") == "section" else [])
+    return found
 
 
 def _text(value: Any) -> bool:

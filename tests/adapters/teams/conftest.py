@@ -53,13 +53,17 @@ def teams_section(fake: FakeTeams, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def gateway_settings(tmp_path: Path, fake: FakeTeams, **teams: Any) -> Settings:
-    """The test settings with Teams on: cards in CHANNEL, alice and bob linked.
+def gateway_settings(
+    tmp_path: Path, fake: FakeTeams, *, members: dict[str, Any] | None = None, **teams: Any
+) -> Settings:
+    """The test settings with Teams on: cards in CHANNEL, alice and bob linked (and
+    ``members`` besides).
 
     Alice's identity carries the fake's service URL (so her 1:1 chat is reached before she
     ever writes); Bob's is his bare Entra object id.
     """
     doc = settings_doc()
+    doc["members"].update(members or {})
     doc["members"]["alice"]["identities"].append(
         {"platform": "teams", "user_id": f"{fake.service_url}|{ALICE.aad_object_id}"}
     )

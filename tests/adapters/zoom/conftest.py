@@ -205,7 +205,7 @@ async def start_gateway(
     async with aiohttp.ClientSession() as session:
         dispatcher = Dispatcher(
             rt.db,
-            {"zoom": ZoomSender(settings.zoom, session)},
+            {"zoom": ZoomSender(settings.zoom, session, members=settings.members)},
             settings.outbox,
             rt.clock,
             rt.metrics,

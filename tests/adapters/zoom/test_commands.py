@@ -77,6 +77,12 @@ async def test_an_unlinked_user_is_refused_and_told_how_to_link(
     linking = await gateway.say(STRANGER, STRANGER, "link")
     assert re.match(r"Your code is [A-Z0-9]{8} ", linking), linking
     assert linking.endswith(said)
+    # By email needs [email], which this gateway has not: it says so, whoever's address.
+    for address in ("alice@example.com", "nobody@example.com"):
+        assert await gateway.say(STRANGER, CHANNEL, f"link {address}") == (
+            "This gateway sends no email, so linking by email is off. Send link without an "
+            "address for a code, or ask an admin to link your account."
+        )
 
 
 async def test_mistakes_are_explained(gateway: ZoomGateway, zoom: FakeZoom) -> None:

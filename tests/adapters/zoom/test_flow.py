@@ -27,11 +27,12 @@ async def test_an_alert_posts_the_card_to_the_channel_and_to_the_paged_member(
     [card] = zoom.cards(CHANNEL)
     assert card.content["head"]["text"] == f"🔴 #{number} 5xx ratio above 5% on checkout"
     assert status_of(card) == "Triggered"
-    assert card.values() == [
-        f"v1:ack:{number}",
-        f"v1:close:{number}",
-        f"v1:escalate:{number}",
-        f"v1:comment:{number}",
+    assert card.values() == [f"v1:ack:{number}", f"v1:close:{number}", f"v1:escalate:{number}"]
+    # Comment is a field to type in, and Escalate also offers the members by name.
+    assert card.editable_keys() == [f"Comment #{number}"]
+    assert card.choices() == [
+        {"text": "Alice (alice)", "value": f"v1:escalate:{number}:alice"},
+        {"text": "Bob (bob)", "value": f"v1:escalate:{number}:bob"},
     ]
     [sent] = [c for c in zoom.called("/v2/im/chat/messages", "POST") if c.body["to_jid"] == CHANNEL]
     assert sent.headers["Authorization"] == f"Bearer {zoom.tokens[0]}"
@@ -79,7 +80,9 @@ async def test_close_reopen_and_escalate_buttons_act_at_once(
     await gateway.press(ALICE, card, "close", number)
     assert (await gateway.incident(number))["status"] == "closed"
     await gateway.drain()
-    assert card.values() == [f"v1:reopen:{number}", f"v1:comment:{number}"]
+    assert card.values() == [f"v1:reopen:{number}"]
+    assert card.editable_keys() == [f"Comment #{number}"]
+    assert card.choices() == []  # nothing to escalate once closed
     await gateway.press(ALICE, card, "reopen", number)
     assert (await gateway.incident(number))["status"] == "triggered"
     await gateway.drain()
@@ -90,7 +93,9 @@ async def test_close_reopen_and_escalate_buttons_act_at_once(
     assert doc["timeline"][-1]["kind"] == "escalated"
 
 
-async def test_the_comment_button_says_how_to_comment(gateway: ZoomGateway, zoom: FakeZoom) -> None:
+async def test_a_comment_button_of_an_older_card_says_how_to_comment(
+    gateway: ZoomGateway, zoom: FakeZoom
+) -> None:
     number, card = await gateway.opened()
     await gateway.press(ALICE, card, "comment", number)
     [answer] = zoom.answers(CHANNEL)
