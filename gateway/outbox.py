@@ -67,6 +67,15 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Cap:
+    """A cap that sends to many destinations share, e.g. a Telegram bot's 30 a second."""
+
+    key: str
+    count: int
+    per_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Pace:
     """A destination's published cap: at most ``count`` sends per ``per_s`` seconds.
 
@@ -83,6 +92,9 @@ class Pace:
     digest_after: int | None = 0
     # A second, shorter cap on the same sends, e.g. Feishu's 5 a second beside 100 a minute.
     burst: tuple[int, float] | None = None
+    # Caps shared with other destinations that each send also counts against (what does not
+    # fit them waits; nothing is merged for them).
+    shared: tuple[Cap, ...] = ()
 
 
 @runtime_checkable
@@ -208,10 +220,11 @@ class Dispatcher:
             groups.setdefault(pace.key, []).append(job)
         if not groups:
             return ready
+        shared = {cap.key: cap for pace in paces.values() for cap in pace.shared}
         async with self._db.write() as conn:
             at = self._clock.now()
             now = at.timestamp()
-            windows = await repo.load_paces(conn, sorted(groups))
+            windows = await repo.load_paces(conn, sorted({*groups, *shared}))
             # Where notices are merged, what else waits tells a burst from a few notices.
             merging = {g[0].channel for k, g in groups.items() if paces[k].digest_after == 0}
             waiting = await repo.waiting_by_channel(conn, sorted(merging), at)
@@ -219,13 +232,24 @@ class Dispatcher:
             for key, group in groups.items():
                 window = windows.setdefault(key, repo.PaceWindow())
                 behind = waiting.get(group[0].channel, 0)
-                plan = _plan(paces[key], group, window, now, behind)
-                window.sent.extend([now] * len(plan.send))
-                ready.extend(plan.send)
+                pace = paces[key]
+                plan = _plan(pace, group, window, now, behind)
+                for job in plan.send:
+                    # Every shared cap must have room too, or the send waits for it.
+                    caps = [(windows.setdefault(c.key, repo.PaceWindow()), c) for c in pace.shared]
+                    full = [_full_until(w, c, now) for w, c in caps]
+                    if any(until is not None for until in full):
+                        held.append((job, max(until for until in full if until is not None)))
+                        continue
+                    for w, _ in caps:
+                        w.sent.append(now)
+                    window.sent.append(now)
+                    ready.append(job)
                 held.extend(plan.held)
             for job, until in held:
                 due = datetime.fromtimestamp(until, tz=UTC)
-                await repo.release_delivery(conn, job.delivery_id, job.attempt, due)
+                for one in (job, *job.merged):  # a digest goes back as what it merged
+                    await repo.release_delivery(conn, one.delivery_id, one.attempt, due)
             await repo.save_paces(conn, windows)
         return ready
 
@@ -427,6 +451,15 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
             ),
         },
     }
+
+
+def _full_until(window: repo.PaceWindow, cap: Cap, now: float) -> float | None:
+    """When ``cap`` (whose sends ``window`` holds) has room again; None if it has now."""
+    span = cap.per_s * PACE_MARGIN
+    window.sent = sorted(s for s in window.sent if s > now - span)
+    if len(window.sent) < cap.count:
+        return None
+    return window.sent[len(window.sent) - cap.count] + span
 
 
 @dataclass(slots=True)

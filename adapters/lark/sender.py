@@ -16,7 +16,7 @@ from cards.render.lark import render_card, render_digest
 from gateway.config import LarkSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected, Unavailable
-from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Cap, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,11 @@ POST_LOCALES = {"feishu": "zh_cn", "lark": "en_us"}
 # cards and replies together (up to DIGEST_AFTER cards wait their turn, past that a digest
 # card takes them); a person's DM never merges. Updates (PATCH) keep to the app's rate for
 # that API: 50 at once, and no more than 1,000 a minute (50 in any 3 s). The per-message
-# cap of a PATCH (5 a second) is never near: each card is updated once per change.
+# cap of a PATCH (5 a second) is never near: each card is updated once per change. New
+# messages and replies also count against the app's 50 a second and 1,000 a minute for
+# sending, which every chat shares.
 CHAT_PACE = (5, 1.0)
+SEND_CAPS = (Cap("lark:send:second", 50, 1.0), Cap("lark:send:minute", 1000, 60.0))
 DIGEST_AFTER = 5
 UPDATE_PACE = (50, 3.0)
 
@@ -57,11 +60,18 @@ class LarkSender:
             if op != "post" or not self._settings.dm_assignees:
                 return None  # nothing is sent
             who = dest.get("member") or dest["dm"]
-            return Pace(f"lark:dm:{who}", *CHAT_PACE, digest_after=None)
+            return Pace(f"lark:dm:{who}", *CHAT_PACE, digest_after=None, shared=SEND_CAPS)
         if op == "reply" and dest.get("reader"):  # under a card in a direct message
-            return Pace(f"lark:dm:{dest['reader']}", *CHAT_PACE, digest_after=None)
+            return Pace(
+                f"lark:dm:{dest['reader']}", *CHAT_PACE, digest_after=None, shared=SEND_CAPS
+            )
         if op in ("post", "reply", "digest") and dest.get("chat"):
-            return Pace(f"lark:chat:{dest['chat']}", *CHAT_PACE, digest_after=DIGEST_AFTER)
+            return Pace(
+                f"lark:chat:{dest['chat']}",
+                *CHAT_PACE,
+                digest_after=DIGEST_AFTER,
+                shared=SEND_CAPS,
+            )
         return None
 
     async def send(self, job: Job) -> SendResult:

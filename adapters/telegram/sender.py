@@ -29,7 +29,7 @@ from cards.render.telegram import (
 from gateway.config import TelegramSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import PlatformError, Rejected
-from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Cap, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,10 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link in a card must not u
 # minute in short bursts, 5 in any 15 s, cards, edits and replies together: a storm is
 # seen after 5 cards, not 20 (up to DIGEST_AFTER cards wait their turn, past that a digest
 # card takes them). A private chat keeps to one a second in bursts of 3 (as Slack's channels
-# do: its limit is worded the same), and never merges. The 30 a second in all is not paced
-# (a pace is per chat); a storm is in one group and its members' chats.
+# do: its limit is worded the same), and never merges. Every send also counts against the
+# bot's 30 a second in all (a cap all its chats share).
 GROUP_PACE = (5, 15.0)
+BOT_CAP = Cap("telegram:bot", 30, 1.0)
 PRIVATE_PACE = (3, 3.0)
 DIGEST_AFTER = 5
 
@@ -78,10 +79,14 @@ class TelegramSender:
             if not chat:
                 return None
         if private(chat):
-            return Pace(f"telegram:chat:{chat}", *PRIVATE_PACE, digest_after=None)
+            return Pace(
+                f"telegram:chat:{chat}", *PRIVATE_PACE, digest_after=None, shared=(BOT_CAP,)
+            )
         # Edits and replies share the group's cap, and its pace: the outbox keeps one pace a
         # key (it never merges them into the digest anyway).
-        return Pace(f"telegram:chat:{chat}", *GROUP_PACE, digest_after=DIGEST_AFTER)
+        return Pace(
+            f"telegram:chat:{chat}", *GROUP_PACE, digest_after=DIGEST_AFTER, shared=(BOT_CAP,)
+        )
 
     async def send(self, job: Job) -> SendResult:
         """Post, update or reply to one card, or post or add to a digest card; raises a

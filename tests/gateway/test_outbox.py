@@ -19,7 +19,7 @@ from adapters.webhook import WebhookSender
 from gateway.clock import ManualClock
 from gateway.config import OutboxSettings
 from gateway.metrics import Metrics
-from gateway.outbox import Dispatcher, Job, Pace, Sender, SendResult
+from gateway.outbox import Cap, Dispatcher, Job, Pace, Sender, SendResult
 from storage import repo
 from storage import tables as t
 from storage.engine import Database
@@ -489,3 +489,50 @@ async def test_two_replicas_share_a_destinations_cap(
     for at in times:  # never more than 20 inside any 60 s, whichever replica sent them
         assert sum(1 for other in times if at <= other < at + timedelta(seconds=60)) <= 20
     assert [sum(1 for at in times if at == start) for start in sorted(set(times))] == [20, 20, 10]
+
+
+class TwoChats:
+    """A sender with two chats, each capped at 5 a second, sharing a bot-wide 6 a second."""
+
+    channel = "chats"
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[datetime, str]] = []
+
+    def pace(self, job: Job) -> Pace:
+        chat = str(job.destination["chat"])
+        return Pace(f"chats:{chat}", 5, 1.0, digest_after=None, shared=(Cap("chats:bot", 6, 1.0),))
+
+    async def send(self, job: Job) -> SendResult:
+        self.sent.append((self.clock.now(), str(job.destination["chat"])))
+        return SendResult()
+
+
+async def test_a_shared_cap_holds_sends_to_every_chat_under_it(
+    db: Database, http: aiohttp.ClientSession
+) -> None:
+    clock = ManualClock()
+    ids = [
+        *await add_deliveries(
+            db, clock.now(), "-", count=8, channel="chats", destination={"chat": "A"}
+        ),
+        *await add_deliveries(
+            db, clock.now(), "-", count=8, channel="chats", destination={"chat": "B"}
+        ),
+    ]
+    chats = TwoChats(clock)
+    dispatcher = Harness(db, http, clock=clock, extra={"chats": chats}).dispatcher
+    for _ in range(4):
+        while await dispatcher.run_once():
+            pass
+        clock.advance(seconds=1.2)
+    assert len(chats.sent) == len(ids)  # every one, once
+    times = [at for at, _ in chats.sent]
+    for at in times:  # the bot-wide 6 a second held, whichever chat it went to
+        assert sum(1 for other in times if at <= other < at + timedelta(seconds=1)) <= 6
+    first = [chat for at, chat in chats.sent if at == times[0]]
+    assert sorted(first) == ["A"] * 5 + ["B"]  # A under its own 5, B gets what is left
+    async with db.read() as conn:
+        states = await conn.execute(sa.select(t.deliveries.c.state).distinct())
+        assert set(states.scalars()) == {"sent"}
