@@ -222,12 +222,12 @@ class Dispatcher:
             return ready
         shared = {cap.key: cap for pace in paces.values() for cap in pace.shared}
         async with self._db.write() as conn:
-            at = self._clock.now()
-            now = at.timestamp()
+            now = self._clock.now().timestamp()
             windows = await repo.load_paces(conn, sorted({*groups, *shared}))
-            # Where notices are merged, what else waits tells a burst from a few notices.
+            # Where notices are merged, what else waits (due now, or held back by the cap)
+            # tells a burst from a few notices.
             merging = {g[0].channel for k, g in groups.items() if paces[k].digest_after == 0}
-            waiting = await repo.waiting_by_channel(conn, sorted(merging), at)
+            waiting = await repo.waiting_by_channel(conn, sorted(merging))
             held: list[tuple[Job, float]] = []
             for key, group in groups.items():
                 window = windows.setdefault(key, repo.PaceWindow())

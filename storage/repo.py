@@ -946,15 +946,13 @@ async def save_paces(conn: AsyncConnection, windows: Mapping[str, PaceWindow]) -
         )
 
 
-async def waiting_by_channel(
-    conn: AsyncConnection, channels: Sequence[str], before: datetime
-) -> dict[str, int]:
-    """How many deliveries of each of ``channels`` are waiting, due before ``before``."""
+async def waiting_by_channel(conn: AsyncConnection, channels: Sequence[str]) -> dict[str, int]:
+    """How many deliveries of each of ``channels`` are waiting, due now or held for later."""
     if not channels:
         return {}
     rows = await conn.execute(
         sa.select(_D.channel, sa.func.count())
-        .where(_D.state == "pending", _D.due_at <= before, _D.channel.in_(channels))
+        .where(_D.state == "pending", _D.channel.in_(channels))
         .group_by(_D.channel)
     )
     return {str(channel): int(n) for channel, n in rows.all()}
