@@ -45,7 +45,9 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Mapping
     if settings.zoom is not None:
         from adapters.zoom.sender import ZoomSender  # noqa: PLC0415
 
-        senders["zoom"] = ZoomSender(settings.zoom, session, members=settings.members)
+        senders["zoom"] = ZoomSender(
+            settings.zoom, session, members=settings.members, plan=settings.zoom.plan
+        )
     if settings.teams is not None:
         from adapters.teams.sender import TeamsSender  # noqa: PLC0415
 

@@ -375,6 +375,9 @@ class ZoomSettings(Strict):
     oauth_url: HttpUrl = HttpUrl("https://zoom.us")
     dm_assignees: bool = True
     thread_replies: bool = False
+    # The account's plan sets its API rate (Free 2 a second and 2,000 a day, Pro 20 a
+    # second, Business and up 60): the gateway keeps under it.
+    plan: Literal["free", "pro", "business"] = "pro"
 
 
 class TeamsSettings(Strict):

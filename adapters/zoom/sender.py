@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
 from adapters.zoom.api import ZoomApi
 from adapters.zoom.views import card_content
-from cards.build import Viewer
+from cards.build import Viewer, build_digest
 from cards.lines import event_line
+from cards.render.zoom import render_digest
 from gateway.config import MemberSettings, ZoomSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
-from gateway.outbox import Job, SendResult
+from gateway.outbox import CARD_DIGEST_OPEN_S, Cap, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +25,41 @@ LANG = "en"
 REPLY_MAX = 500  # one short line under the card, not a second card
 CALL_TIMEOUT_S = 5.0  # per API call; the outbox bounds the whole send too
 
+# Zoom's published limits (developers.zoom.us/docs/api/rate-limits, "Rate limits by account
+# type"; the chatbot API reference labels both Send, POST /v2/im/chat/messages, and Edit,
+# PUT /v2/im/chat/messages/{message_id}, "Medium"): per account, shared by every app
+# installed on it, by plan: Free 2 a second and 2,000 a day, Pro 20 a second, Business+
+# (Business, Education, Enterprise, Partner) 60 a second; ``[zoom] plan`` says which (Pro
+# unless told). Zoom resets a daily limit at 00:00 UTC; a
+# day here is any 24 h, which is stricter. Send and Edit count together (Zoom groups its
+# limits by label; that they share one is the safe reading). No limit per channel or per
+# person is published. A channel keeps to CHANNEL_RATE a second at most (as a Feishu group
+# does), so that one channel's storm leaves most of the account's rate to the DMs that page
+# people and to edits, and is seen (past DIGEST_AFTER cards waiting, a digest card takes
+# them) before it floods the channel; a person's DM, and edits (under their own key), keep
+# to the account's rate and never merge. Every send also counts against the account's caps,
+# which every channel, DM and edit share.
+Plan = Literal["free", "pro", "business"]
+PER_SECOND, PER_DAY = "zoom:medium:second", "zoom:medium:day"
+MEDIUM_CAPS: Mapping[Plan, tuple[Cap, ...]] = {
+    "free": (Cap(PER_SECOND, 2, 1.0), Cap(PER_DAY, 2_000, 86_400.0)),
+    "pro": (Cap(PER_SECOND, 20, 1.0),),
+    "business": (Cap(PER_SECOND, 60, 1.0),),
+}
+DEFAULT_PLAN: Plan = "pro"
+CHANNEL_RATE = 5
+DIGEST_AFTER = 5
+
 
 class ZoomSender:
-    """The outbox's sender for ``channel = "zoom"``: ``op`` ``post``, ``update``, ``reply``.
+    """The outbox's sender for ``channel = "zoom"``: ``op`` ``post``, ``update``, ``reply``,
+    ``digest``.
 
     A card goes to ``to_jid``: the channel JID of ``{"chat": …}``, or the user JID of
     ``{"dm": …}`` (Zoom delivers that to the bot's conversation with the person). A card's
-    Escalate dropdown lists ``members`` (the configuration's). No retries here: a failure is
-    raised as a PlatformError and the outbox retries it.
+    Escalate dropdown lists ``members`` (the configuration's). Sends keep to the limits of
+    the account's ``plan`` (Pro unless told). No retries here: a failure is raised as a
+    PlatformError and the outbox retries it.
     """
 
     channel = "zoom"
@@ -42,13 +70,44 @@ class ZoomSender:
         session: aiohttp.ClientSession,
         *,
         members: Mapping[str, MemberSettings] | None = None,
+        plan: Plan = DEFAULT_PLAN,
     ) -> None:
         self._settings = settings
         self._members: Mapping[str, MemberSettings] = members or {}
         self._api = ZoomApi(settings, session, timeout_s=CALL_TIMEOUT_S)
+        self._caps = MEDIUM_CAPS[plan]
+        rate = self._caps[0]  # the account's, a second
+        self._rate = (rate.count, rate.per_s)
+        self._channel_rate = (min(CHANNEL_RATE, rate.count), rate.per_s)
+
+    def pace(self, job: Job) -> Pace | None:
+        """Messages count against their channel's (or person's) rate, edits against their
+        own; every one against the account's caps."""
+        op, dest = job.payload.get("op"), job.destination
+        if op == "update":
+            return Pace("zoom:edit", *self._rate, digest_after=None, shared=self._caps)
+        if dest.get("dm") is not None:
+            if op != "post" or not self._settings.dm_assignees:
+                return None  # nothing is sent
+            return self._person(str(dest["dm"]))
+        chat = dest.get("chat")
+        if op == "reply" and dest.get("reader") and chat:  # under a card in a DM
+            return self._person(str(chat))  # a DM card's chat is the person's JID
+        if op in ("post", "reply", "digest") and chat:
+            return Pace(
+                f"zoom:chat:{chat}",
+                *self._channel_rate,
+                digest_after=DIGEST_AFTER,
+                shared=self._caps,
+            )
+        return None
+
+    def _person(self, jid: str) -> Pace:
+        return Pace(f"zoom:dm:{jid}", *self._rate, digest_after=None, shared=self._caps)
 
     async def send(self, job: Job) -> SendResult:
-        """Post, update or reply to one card; raises a PlatformError when Zoom says no."""
+        """Post, update or reply to one card, or post or add to a digest card; raises a
+        PlatformError when Zoom says no."""
         op = job.payload.get("op")
         if op == "post":
             return await self._post(job)
@@ -56,7 +115,32 @@ class ZoomSender:
             return await self._update(job)
         if op == "reply":
             return await self._reply(job)
+        if op == "digest":
+            return await self._digest(job)
         raise Rejected(f"zoom delivery has no known op: {op!r}", code="bad_op")
+
+    async def _digest(self, job: Job) -> SendResult:
+        """Post a storm's digest card, or edit the one already there to add to it."""
+        to_jid = _text(job.destination.get("chat"), "chat")
+        items = job.payload.get("items")
+        content = render_digest(
+            build_digest(
+                items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+            )
+        )
+        message_id = job.destination.get("message")
+        if isinstance(message_id, str) and message_id:
+            await self._api.edit(message_id, content)
+            return SendResult(message_ref=message_id, chat_id=to_jid)
+        sent = await self._api.send(to_jid, content)
+        posted = sent.get("message_id")
+        if not isinstance(posted, str) or not posted:
+            # Delivered (sending again would post it twice), but it can never be added to.
+            log.warning(
+                "delivery %s: zoom gave no message_id, the digest stays as sent", job.delivery_id
+            )
+            return SendResult(chat_id=to_jid)
+        return SendResult(message_ref=posted, chat_id=to_jid)
 
     async def _post(self, job: Job) -> SendResult:
         dest = job.destination

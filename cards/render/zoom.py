@@ -5,6 +5,9 @@ alert can format, mention or link. Zoom publishes no size limit for a chatbot me
 card keeps to TEXT_MAX characters (the Zoom template budget), counted over every text, key,
 value and link in it.
 
+A digest card (``render_digest``: a storm's incidents in one message, edited in place as it
+grows) keeps to the same budget and is shown as written too.
+
 A chatbot card takes input two ways, each sent to the bot as soon as it is used: an editable
 form field (``fields`` item with ``"editable": true``, sent as the
 ``interactive_message_fields_editable`` event with the field's ``key`` and ``newValue``) and
@@ -20,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cards import callback
-from cards.model import Button, Card, Link, Tone, clip
+from cards.model import Button, Card, DigestCard, DigestEntry, Link, Tone, clip, shortened
 from gateway import messages
 from gateway.domain import JSONObject, Verb
 from gateway.errors import MalformedPayload
@@ -141,6 +144,37 @@ def render_content(card: Card, *, members: Sequence[Member] = (), lang: str = "e
     return {"head": head, "body": body}
 
 
+def render_digest(digest: DigestCard) -> JSONObject:
+    """A digest card as chatbot message ``content``: the headline as the head; one ``message``
+    per incident ("🔴 #7 title", the whole line a link to its page when it has one) in a
+    section with the warning colour; the hint below it, in italics.
+
+    Shown as written, like a card: no Markdown, so a title cannot format, mention or link.
+    When the content would be over TEXT_MAX, titles are cut shorter, then left out, then (if
+    the pages' links are that long) the links: every incident keeps its line.
+    """
+    head: JSONObject = {"text": clip(digest.headline, HEAD_MAX)}
+    hint: JSONObject = {
+        "type": "message",
+        "text": clip(digest.hint, SUMMARY_MAX),
+        "style": {"italic": True},
+    }
+    content: JSONObject = {}
+    for linked in (True, False):
+        for shown in shortened(digest):
+            lines = [_digest_line(entry, linked=linked) for entry in shown.entries]
+            section = {
+                "type": "section",
+                "sidebar_color": SIDEBAR_COLORS[Tone.WARNING],
+                "sections": lines,
+            }
+            content = {"head": head, "body": [section, hint] if lines else [hint]}
+            if size(content) <= TEXT_MAX:
+                return content
+    # Unlinked and untitled, a digest's CARD_DIGEST_MAX lines take about 1,200 characters.
+    return content
+
+
 def comment_key(incident: int, lang: str = "en") -> str:
     """The label of incident ``incident``'s comment field, which its event sends back."""
     return f"{messages.text('web_comment_label', lang)} #{incident}"
@@ -242,6 +276,16 @@ def _button(button: Button) -> JSONObject:
         "value": button.data,
         "style": STYLES[button.style],
     }
+
+
+def _digest_line(entry: DigestEntry, *, linked: bool) -> JSONObject:
+    line: JSONObject = {
+        "type": "message",
+        "text": f"{entry.emoji} #{entry.incident} {entry.title}".rstrip(),
+    }
+    if linked and entry.url and len(entry.url) <= URL_MAX:
+        line["link"] = entry.url
+    return line
 
 
 def _link(link: Link) -> JSONObject:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from cards import callback
-from cards.build import Viewer, build_card
+from cards.build import Viewer, build_card, build_digest
 from cards.callback import encode
 from cards.model import Button, Card, Field, Link, Tone
 from cards.render.zoom import (
@@ -19,6 +19,7 @@ from cards.render.zoom import (
     escalate_choice,
     escalate_value,
     render_content,
+    render_digest,
 )
 from gateway.domain import JSONObject, Severity, Status, Verb
 from gateway.errors import MalformedPayload
@@ -248,3 +249,63 @@ def test_callback_data_over_64_bytes_is_refused() -> None:
 def test_render_is_pure() -> None:
     card = build_card(samples.closed(), Viewer(lang="zh", link=LINK))
     assert render_content(card) == render_content(card)
+
+
+def digest_lines(content: JSONObject) -> list[JSONObject]:
+    """A digest's incident lines: the messages of its one section."""
+    return list(section(content)["sections"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_digest_golden(lang: str) -> None:
+    content = render_digest(build_digest(samples.digest_items(), lang, 10))
+    check_content(content)
+    text = json.dumps(content, indent=2, ensure_ascii=False) + "\n"
+    check_golden(f"zoom/digest-{lang}.json", text)
+
+
+def test_a_digest_links_each_incident_and_shows_titles_as_written() -> None:
+    content = render_digest(build_digest(samples.digest_items(), "en", 10))
+    check_content(content)
+    assert content["head"] == {"text": "3 incidents opened here faster than cards can be posted"}
+    pages = "https://ackgate.example.com/incidents"
+    assert digest_lines(content) == [
+        {"type": "message", "text": "🔴 #7 HighErrorRate on checkout", "link": f"{pages}/7"},
+        {
+            "type": "message",
+            # Shown as written: nothing in a title can format, mention or link.
+            "text": "🟠 #8 Disk <b>full</b> & [x](https://evil.example) <at id=all></at> "
+            "*boom* `rm` <!channel> #9",
+            "link": f"{pages}/8",
+        },
+        {"type": "message", "text": "🔵 #9 磁盘使用率过高 on db-1"},  # no page: no link
+    ]
+    assert "is_markdown_support" not in json.dumps(content)
+    assert buttons(content) == []  # nothing to press: each incident has its page
+    hint = content["body"][-1]
+    assert hint["type"] == "message"
+    assert "ack 7" in hint["text"]
+
+
+def test_a_full_digest_fits_and_keeps_every_incident() -> None:
+    content = render_digest(build_digest(samples.storm_items(), "en", 10))
+    check_content(content)
+    assert TEXT_MAX - 600 < size(content) <= TEXT_MAX
+    lines = digest_lines(content)
+    assert [line["link"] for line in lines] == [
+        f"https://ackgate.example.com/incidents/{1000 + n}" for n in range(50)
+    ]
+    assert [line["text"].split()[1] for line in lines] == [f"#{1000 + n}" for n in range(50)]
+    assert all("磁磁" in line["text"] for line in lines)  # titles cut shorter, not dropped
+
+
+def test_a_digest_with_overlong_links_keeps_every_incident_without_them() -> None:
+    items = samples.storm_items()
+    for item in items:
+        item["url"] = f"{item['url']}?t={'x' * 200}"
+    content = render_digest(build_digest(items, "en", 10))
+    check_content(content)
+    lines = digest_lines(content)
+    assert [line["text"].split()[1] for line in lines] == [f"#{1000 + n}" for n in range(50)]
+    assert all("link" not in line for line in lines)
+    assert all("磁磁" in line["text"] for line in lines)  # the room the links took, back

@@ -6,7 +6,13 @@ client_id:client_secret, ``grant_type=client_credentials``), checks the Bearer t
 ``/v2/im/chat/messages`` call (401 code 124 otherwise), knows its channels and users (404 for
 any other ``to_jid``), checks the robot JID, the account and the shape of ``content``, keeps
 every message with every edit, and can be told to fail the next call (429 with Retry-After,
-401, 404, 5xx, anything).
+401, 404, 5xx, anything). ``limit`` makes it keep the account's rate limit for its "Medium"
+calls (send and edit together), refused as Zoom documents (developers.zoom.us/docs/api/
+rate-limits): HTTP 429, ``code`` 429, "You have reached the maximum per-second rate limit
+for this API…" with ``X-RateLimit-Category/Type/Limit/Remaining`` (Zoom sends no
+Retry-After for it), or, over the daily limit (reset at 00:00 UTC), the daily sentence with
+``X-RateLimit-Type: Daily-limit`` and ``Retry-After`` the next midnight (ISO 8601, as in
+Zoom's example). Both count in ``limited``.
 
 It also plays the people: ``click``, ``edit_field``, ``choose``, ``command`` and
 ``url_validation`` make the events Zoom would POST to the Bot Endpoint URL (the caller signs
@@ -26,12 +32,16 @@ import base64
 import itertools
 import json
 import re
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
+
+from tests.fakes.limits import Limits
 
 CLIENT_ID = "zoom-client-id"
 CLIENT_SECRET = "zoom-client-secret-0123"
@@ -50,6 +60,14 @@ CODE_INVALID_TOKEN = 124
 CODE_BAD_REQUEST = 300
 CODE_RATE_LIMITED = 429
 CODE_NOT_FOUND = 7001
+# Zoom's refusals for going over a rate limit (the error table of its rate-limits page).
+PER_SECOND_LIMITED = (
+    "You have reached the maximum per-second rate limit for this API. Try again later."
+)
+DAILY_LIMITED = (
+    "You have reached the maximum daily rate limit for this API. Refer to the response header "
+    "for details on when you can make another request."
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,11 @@ class FakeZoom:
         self.users: dict[str, dict[str, str]] = {}  # user JID → {"id", "name"}
         self.messages: dict[str, Message] = {}
         self._faults: deque[Fault] = deque()
+        self._limits = Limits()
+        self._per_second: int | None = None
+        self._per_day: int | None = None
+        self._days: Counter[date] = Counter()  # Medium calls let through, per UTC day
+        self._daily_refused = 0
         self._ids = itertools.count(1)
         self._moments = itertools.count(1_772_359_200_000)  # ms; event timestamps
         self.app = web.Application()
@@ -164,6 +187,20 @@ class FakeZoom:
     ) -> None:
         """Answer the next call (to ``path``) with ``status`` and ``{code, message}``."""
         self._faults.append(Fault(status, code, message, retry_after, path))
+
+    def limit(
+        self, per_second: int, per_day: int | None = None, *, clock: Callable[[], float]
+    ) -> None:
+        """Keep the account's limit for send and edit (both "Medium"): ``per_second`` in any
+        second and, if given, ``per_day`` in a UTC day, counted on ``clock`` (epoch seconds)."""
+        self._limits.add("medium", per_second, 1.0)
+        self._limits.clock = clock
+        self._per_second, self._per_day = per_second, per_day
+
+    @property
+    def limited(self) -> int:
+        """Calls refused for going over a rate limit."""
+        return self._limits.refused + self._daily_refused
 
     def expire_tokens(self) -> None:
         """Every token handed out so far stops working (as after its hour)."""
@@ -318,7 +355,7 @@ class FakeZoom:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await self._record(request)
-        refused = self._fault("send") or self._check(request, body)
+        refused = self._fault("send") or self._check(request, body) or self._over_limit()
         if refused is not None:
             return refused
         to_jid = body.get("to_jid")
@@ -348,7 +385,7 @@ class FakeZoom:
 
     async def _edit(self, request: web.Request) -> web.Response:
         body = await self._record(request)
-        refused = self._fault("edit") or self._check(request, body)
+        refused = self._fault("edit") or self._check(request, body) or self._over_limit()
         if refused is not None:
             return refused
         message = self.messages.get(request.match_info["message_id"])
@@ -375,6 +412,36 @@ class FakeZoom:
         if problem is not None:
             return _error(400, CODE_BAD_REQUEST, problem)
         return None
+
+    def _over_limit(self) -> web.Response | None:
+        """Zoom's refusal when this call goes over the account's limit; else it is counted."""
+        if self._per_second is None:
+            return None
+        now = datetime.fromtimestamp(self._limits.clock(), UTC)
+        day = now.date()
+        # The daily limit is looked at first, so that a call it refuses is not counted.
+        if self._per_day is not None and self._days[day] >= self._per_day:
+            self._daily_refused += 1
+            midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+            headers = _rate_headers("Daily-limit", self._per_day)
+            headers["Retry-After"] = midnight.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return _error(429, CODE_RATE_LIMITED, DAILY_LIMITED, headers)
+        if self._limits.take("medium", ACCOUNT_ID) is not None:
+            return _error(
+                429, CODE_RATE_LIMITED, PER_SECOND_LIMITED, _rate_headers("QPS", self._per_second)
+            )
+        self._days[day] += 1
+        return None
+
+
+def _rate_headers(kind: str, limit: int) -> dict[str, str]:
+    """The ``X-RateLimit-*`` headers of a refusal (Zoom's rate-limits page)."""
+    return {
+        "X-RateLimit-Category": "Medium",
+        "X-RateLimit-Type": kind,
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": "0",
+    }
 
 
 def content_problem(content: Any) -> str | None:
@@ -500,8 +567,10 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _error(status: int, code: int, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
+def _error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status, headers=headers)
 
 
 def _oauth_error(status: int, error: str, reason: str) -> web.Response:
