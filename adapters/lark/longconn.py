@@ -53,6 +53,7 @@ RETRY_MAX_S = 60.0  # also the wait after Lark refused the app: a config fix tak
 OPEN_TIMEOUT_S = 10.0  # the endpoint call, and the websocket handshake
 HEARTBEAT_S = 30.0  # websocket pings; a connection that stops answering is dropped
 PING_MIN_S = 5.0  # the fastest ping a ClientConfig can ask for
+RECONNECT_JITTER_MAX_S = 2.0  # at most this long between a dropped connection and the next
 OK, FAILED = 200, 500  # the answer's ``code``, as lark-oapi sends them
 # A failed handshake says why in these headers; these statuses mean "not this app".
 HANDSHAKE_STATUS, HANDSHAKE_MSG = "handshake-status", "handshake-msg"
@@ -132,8 +133,11 @@ class LongConnection:
             else:
                 if served:
                     delay_s = self._retry_min_s
-                    # Lark's advice: a random wait, so its clients do not all come back at once.
-                    nonce_s = min(self.config.reconnect_nonce_s, self._retry_max_s)
+                    # Lark advises a random wait of up to ReconnectNonce (often 30 s) so that
+                    # an app's many clients do not all come back at once. Here one replica
+                    # holds the app's only client, and a click made while it is away is lost:
+                    # a short jitter is enough.
+                    nonce_s = min(self.config.reconnect_nonce_s, RECONNECT_JITTER_MAX_S)
                     wait_s = random.uniform(0, nonce_s)  # noqa: S311 - jitter, not a secret
                     log.info("lark long connection closed; connecting again in %.1fs", wait_s)
                     await asyncio.sleep(wait_s)
