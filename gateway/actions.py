@@ -61,7 +61,7 @@ class _Change:
 class _Item:
     req: ActionRequest
     args: dict[str, Any]
-    lang: str
+    lang: str | None  # None: the actor's language
 
 
 @dataclass
@@ -78,8 +78,9 @@ class _Writes:
     involved: dict[int, set[str]] = field(default_factory=dict)
 
 
-async def perform(rt: Runtime, req: ActionRequest, lang: str = "en") -> Outcome:
-    """Apply ``req`` idempotently and return what happened, after it is committed.
+async def perform(rt: Runtime, req: ActionRequest, lang: str | None = None) -> Outcome:
+    """Apply ``req`` idempotently and return what happened, after it is committed; the
+    answer is worded in ``lang``, by default the acting member's language.
 
     Raises ActionRefused (unknown user, not allowed by the service's ``may_act``, invalid
     transition, bad arguments) and NotFound; in both cases nothing changed.
@@ -150,7 +151,8 @@ def _one(
     writes: _Writes,
     now: datetime,
 ) -> Outcome:
-    req, lang = item.req, item.lang
+    req = item.req
+    lang = item.lang or settings.language_of(req.member)
     callback = (req.platform, req.callback_id) if req.platform and req.callback_id else None
     if callback is not None:
         if callback in prior:
@@ -159,6 +161,7 @@ def _one(
             first = writes.callbacks[callback]
             return Outcome(changed=False, message=first.message, code="duplicate")
     actor = resolve_actor(settings, req, linked, lang)
+    lang = item.lang or settings.language_of(actor)
     incident = writes.incidents.get(req.incident)
     if incident is None:
         raise NotFound(messages.text("not_found", lang, number=req.incident))

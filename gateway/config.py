@@ -37,6 +37,10 @@ from gateway.templates import TemplateSettings
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+# The languages notices and answers are worded in.
+Language = Literal["en", "zh"]
+
+
 class ServerSettings(Strict):
     """The HTTP listener and how links to it are made."""
 
@@ -45,6 +49,8 @@ class ServerSettings(Strict):
     secret_key: SecretStr = Field(min_length=16)
     max_body_kb: int = Field(default=1024, gt=0)
     link_ttl_h: float = Field(default=24.0, gt=0)
+    # What cards, pages and the bots' answers are worded in, unless a member says otherwise.
+    language: Language = "en"
 
     @field_validator("listen")
     @classmethod
@@ -113,6 +119,7 @@ class MemberSettings(Strict):
     identities: list[IdentitySettings] = Field(default_factory=list)
     preferences: Preferences = Field(default_factory=dict)
     fallback: list[str] | None = None  # overrides the service's
+    language: Language | None = None  # their DMs, mails and the bots' answers to them
 
     @field_validator("timezone")
     @classmethod
@@ -504,6 +511,13 @@ class Settings(Strict):
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
     voice: VoiceSettings | None = None
+
+    def language_of(self, member: str | None) -> Language:
+        """What a notice to ``member``, or an answer to them, is worded in."""
+        found = self.members.get(member) if member else None
+        if found is not None and found.language is not None:
+            return found.language
+        return self.server.language
 
     def chat_platforms(self) -> set[str]:
         """The chat platforms this gateway is configured for (their sections are present)."""

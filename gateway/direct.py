@@ -62,6 +62,7 @@ def direct_notice(
         "status": incident.status.value,
         "url": url,
         "thread": f"incident-{incident.number}",
+        "lang": settings.language_of(member),
     }
     errors: list[str] = []
     if channel == "email":

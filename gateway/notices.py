@@ -88,12 +88,15 @@ def notices_for(
         delay_min: float = 0.0,
         page_while: EscalateIf | None = None,
     ) -> None:
+        # Worded for whoever reads it: a member's own language in their DM, else the server's.
+        reader = destination.get("member") or destination.get("reader")
+        lang = settings.language_of(reader if isinstance(reader, str) else None)
         rows.append(
             {
                 "incident_id": incident.number,
                 "channel": channel,
                 "destination": destination,
-                "payload": payload,
+                "payload": {"lang": lang, **payload},
                 "state": "pending",
                 "attempts": 0,
                 "due_at": now + timedelta(minutes=delay_min),

@@ -65,6 +65,12 @@ class Job:
     # Deliveries merged into this one (a digest): they share its outcome.
     merged: tuple[Job, ...] = ()
 
+    @property
+    def lang(self) -> str:
+        """What the notice is worded in (the core decides: its reader's language)."""
+        lang = self.payload.get("lang")
+        return lang if lang in ("en", "zh") else "en"
+
 
 @dataclass(frozen=True, slots=True)
 class Cap:
@@ -540,6 +546,7 @@ def _digest_card(
     items = [*earlier, *(_card_item(job) for job in jobs)]
     payload: JSONObject = {
         "event_id": first.payload.get("event_id"),
+        "lang": first.lang,
         "op": "digest",
         "event": "incident.digest",
         "pace": key,
@@ -589,8 +596,9 @@ def _digest(jobs: Sequence[Job]) -> Job:
     first = jobs[0]
     payload: JSONObject = {
         "event_id": first.payload.get("event_id"),
+        "lang": first.lang,
         "event": "incident.digest",
-        "headline": messages.text("bot_digest", count=len(jobs)),
+        "headline": messages.text("bot_digest", first.lang, count=len(jobs)),
         "digest": [job.payload.get("message") for job in jobs],
     }
     return replace(first, payload=payload, merged=tuple(jobs[1:]))

@@ -94,7 +94,8 @@ class DingtalkSender:
         conversation = _text(job.destination.get("chat"), "chat")
         raw = job.payload.get("items")
         items = raw if isinstance(raw, list) else []
-        card = card_data(render_digest(build_digest(items, LANG, int(CARD_DIGEST_OPEN_S // 60))))
+        digest = build_digest(items, job.lang, int(CARD_DIGEST_OPEN_S // 60))
+        card = card_data(render_digest(digest))
         biz_id = job.destination.get("message")
         if isinstance(biz_id, str) and biz_id:
             await self._api.update_card(biz_id, card)
@@ -136,7 +137,7 @@ class DingtalkSender:
         """
         chat = _text(job.destination.get("chat"), "chat")
         entry = job.payload.get("entry")
-        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        line = reply_line(entry, job.lang) if isinstance(entry, Mapping) else None
         if not line:
             return SendResult()
         if chat.startswith(USER_CHAT_PREFIX):
@@ -153,7 +154,7 @@ def _card(job: Job) -> str:
     url = job.payload.get("url")
     buttons = job.payload.get("buttons")
     viewer = Viewer(
-        lang=LANG,
+        lang=job.lang,
         link=url if isinstance(url, str) else None,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )

@@ -61,7 +61,7 @@ class EmailSender:
         to = job.destination.get("to")
         if not isinstance(to, str) or "@" not in to:
             raise Rejected("email destination has no address", code="no_to")
-        parts = render(job.payload, LANG, domain=self._domain, recipient=to)
+        parts = render(job.payload, job.lang, domain=self._domain, recipient=to)
         message = self._message(parts, to, job)
         s = self._settings
         try:

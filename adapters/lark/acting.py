@@ -105,13 +105,13 @@ class LarkActors:
             callback_id=callback_id,
         )
         try:
-            return await perform(self.rt, req, LANG)
+            return await perform(self.rt, req)  # in the member's language
         except ActionRefused as refusal:
             if refusal.code != "unknown_user":
                 raise
         if await self.link(open_id) is None:
             raise ActionRefused(self.not_linked(), "unknown_user")
-        return await perform(self.rt, req, LANG)
+        return await perform(self.rt, req)  # in the member's language
 
     def not_linked(self) -> str:
         """What an unlinked account is told."""

@@ -93,7 +93,7 @@ class LarkSender:
         chat = _text(job.destination.get("chat"), "chat")
         raw = job.payload.get("items")
         items = raw if isinstance(raw, list) else []
-        card = render_digest(build_digest(items, LANG, int(CARD_DIGEST_OPEN_S // 60)))
+        card = render_digest(build_digest(items, job.lang, int(CARD_DIGEST_OPEN_S // 60)))
         message_id = job.destination.get("message")
         if isinstance(message_id, str) and message_id:
             await self._api.update_card(message_id, card)
@@ -139,7 +139,7 @@ class LarkSender:
         """One short line in the card's thread saying what changed (never superseded)."""
         message_id = _text(job.destination.get("message"), "message")
         entry = job.payload.get("entry")
-        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        line = reply_line(entry, job.lang) if isinstance(entry, Mapping) else None
         if line:
             content = post(line, POST_LOCALES[self._settings.region])
             await self._api.reply(
@@ -165,11 +165,11 @@ def _card(job: Job) -> JSONObject:
     url = job.payload.get("url")
     buttons = job.payload.get("buttons")
     viewer = Viewer(
-        lang=LANG,
+        lang=job.lang,
         link=url if isinstance(url, str) else None,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )
-    return render_card(build_card(incident, viewer), LANG)
+    return render_card(build_card(incident, viewer), viewer.lang)
 
 
 def _text(value: object, field: str) -> str:

@@ -101,13 +101,13 @@ class SlackActors:
             callback_id=callback_id,
         )
         try:
-            return await perform(self.rt, req, LANG)
+            return await perform(self.rt, req)  # in the member's language
         except ActionRefused as refusal:
             if refusal.code != "unknown_user":
                 raise
         if await self.link(client, user_id) is None:
             raise ActionRefused(not_linked(), "unknown_user")
-        return await perform(self.rt, req, LANG)
+        return await perform(self.rt, req)  # in the member's language
 
 
 def not_linked() -> str:

@@ -81,7 +81,7 @@ class SlackSender:
         channel = _text(job.destination.get("chat"), "chat")
         items = job.payload.get("items")
         digest = build_digest(
-            items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+            items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
         )
         message = render_digest(digest)
         ts = job.destination.get("message")
@@ -125,7 +125,7 @@ class SlackSender:
         channel = _text(job.destination.get("chat"), "chat")
         ts = _text(job.destination.get("message"), "message")
         entry = job.payload.get("entry")
-        reply = thread_reply(entry, LANG) if isinstance(entry, Mapping) else None
+        reply = thread_reply(entry, job.lang) if isinstance(entry, Mapping) else None
         if reply:
             await call(self._client.chat_postMessage(channel=channel, thread_ts=ts, text=reply))
         return SendResult()
@@ -138,7 +138,7 @@ def _message(job: Job) -> JSONObject:
     url = job.payload.get("url")
     buttons = job.payload.get("buttons")
     viewer = Viewer(
-        lang=LANG,
+        lang=job.lang,
         link=url if isinstance(url, str) else None,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )

@@ -98,7 +98,7 @@ class TeamsSender:
         where = resolve(chat)
         items = job.payload.get("items")
         digest = build_digest(
-            items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+            items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
         )
         message = card_message(render_digest(digest), digest.headline)
         if size(message) > MESSAGE_MAX_BYTES:
@@ -148,7 +148,7 @@ class TeamsSender:
         where = resolve(_text(job.destination.get("chat"), "chat"))
         root = _text(job.destination.get("message"), "message")
         entry = job.payload.get("entry")
-        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        line = reply_line(entry, job.lang) if isinstance(entry, Mapping) else None
         if line:
             thread = Address(where.service_url, thread_of(where.id, root))
             await self._api.reply(thread, root, text_message(line))

@@ -108,7 +108,7 @@ class TelegramSender:
         items = job.payload.get("items")
         text = render_digest(
             build_digest(
-                items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+                items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
             )
         )
         message = job.destination.get("message")
@@ -185,7 +185,7 @@ class TelegramSender:
         chat = chat_id(_text(job.destination.get("chat"), "chat"))
         message_id = _message_id(job.destination.get("message"))
         entry = job.payload.get("entry")
-        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        line = reply_line(entry, job.lang) if isinstance(entry, Mapping) else None
         if line:
             await call(
                 self._bot.send_message(
@@ -241,7 +241,7 @@ def _card(job: Job) -> TelegramMessage:
     url = job.payload.get("url")
     buttons = job.payload.get("buttons")
     viewer = Viewer(
-        lang=LANG,
+        lang=job.lang,
         link=url if isinstance(url, str) else None,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )

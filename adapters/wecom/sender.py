@@ -158,7 +158,7 @@ class WecomSender:
         """A text message to the card's member saying what changed (``thread_replies``)."""
         user_id = _text(job.destination.get("chat"), "chat")
         entry = job.payload.get("entry")
-        line = reply_line(job.incident_id, entry, LANG) if isinstance(entry, Mapping) else None
+        line = reply_line(job.incident_id, entry, job.lang) if isinstance(entry, Mapping) else None
         if line:
             await self._api.send_text(user_id, fit_bytes(line, TEXT_MAX_BYTES))
         return SendResult()
@@ -174,14 +174,16 @@ def nonce(job: Job) -> str:
     return f"{job.delivery_id}-{event[:NONCE_EVENT_CHARS]}" if event else str(job.delivery_id)
 
 
-def card_for(incident: JSONObject, task: str, url: str | None, buttons: Any = None) -> JSONObject:
+def card_for(
+    incident: JSONObject, task: str, url: str | None, buttons: Any = None, lang: str = LANG
+) -> JSONObject:
     """The template card for incident JSON ``incident`` as ``task``, opening ``url``."""
     viewer = Viewer(
-        lang=LANG,
+        lang=lang,
         link=url,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )
-    return render_card(build_card(incident, viewer), task, LANG)
+    return render_card(build_card(incident, viewer), task, viewer.lang)
 
 
 def reply_line(number: int, entry: Mapping[str, Any], lang: str = LANG) -> str | None:
@@ -219,9 +221,8 @@ def _card(job: Job, task: str) -> JSONObject:
     if not isinstance(incident, dict):
         raise Rejected("wecom delivery has no incident card", code="no_incident")
     url = job.payload.get("url")
-    return card_for(
-        incident, task, url if isinstance(url, str) else None, job.payload.get("buttons")
-    )
+    buttons = job.payload.get("buttons")
+    return card_for(incident, task, url if isinstance(url, str) else None, buttons, job.lang)
 
 
 def _text(value: object, field: str) -> str:

@@ -47,9 +47,10 @@ class ZoomActors:
         verb: Verb,
         args: Mapping[str, Any] | None = None,
         callback_id: str | None = None,
-        lang: str = LANG,
+        lang: str | None = None,
     ) -> Outcome:
-        """``gateway.actions.perform`` as this Zoom user; raises ActionRefused, NotFound."""
+        """``gateway.actions.perform`` as this Zoom user (answered in ``lang``, by default
+        their member's language); raises ActionRefused, NotFound."""
         req = ActionRequest(
             incident=incident,
             verb=verb,
@@ -66,4 +67,5 @@ class ZoomActors:
             if refusal.code != "unknown_user":
                 raise
             # The core's sentence points at a self-service link Zoom does not have yet.
-            raise ActionRefused(not_linked(user_jid, lang), refusal.code) from None
+            unknown = lang or self.rt.settings.server.language
+            raise ActionRefused(not_linked(user_jid, unknown), refusal.code) from None

@@ -125,7 +125,7 @@ class ZoomSender:
         items = job.payload.get("items")
         content = render_digest(
             build_digest(
-                items if isinstance(items, list) else [], LANG, int(CARD_DIGEST_OPEN_S // 60)
+                items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
             )
         )
         message_id = job.destination.get("message")
@@ -173,7 +173,7 @@ class ZoomSender:
         to_jid = _text(job.destination.get("chat"), "chat")
         message_id = _text(job.destination.get("message"), "message")
         entry = job.payload.get("entry")
-        line = reply_line(entry, LANG) if isinstance(entry, Mapping) else None
+        line = reply_line(entry, job.lang) if isinstance(entry, Mapping) else None
         if line:
             content: JSONObject = {"body": [{"type": "message", "text": line}]}
             await self._api.send(to_jid, content, reply_to=message_id)
@@ -187,7 +187,7 @@ def _content(job: Job, members: Mapping[str, MemberSettings]) -> JSONObject:
     url = job.payload.get("url")
     buttons = job.payload.get("buttons")
     viewer = Viewer(
-        lang=LANG,
+        lang=job.lang,
         link=url if isinstance(url, str) else None,
         buttons=frozenset(Verb(b) for b in buttons) if isinstance(buttons, list) else None,
     )
