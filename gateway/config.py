@@ -409,8 +409,19 @@ class DingtalkSettings(Strict):
     robot_code: str = Field(min_length=2)
     api_base_url: HttpUrl = HttpUrl("https://api.dingtalk.com")
     mode: Literal["stream", "http"] = "stream"
+    # HTTP mode: where DingTalk posts card button clicks (``https://<gateway>/hooks/dingtalk/card``).
+    card_callback_url: HttpUrl | None = None
     dm_assignees: bool = True
     thread_replies: bool = False
+
+    @model_validator(mode="after")
+    def _card_callback_in_http_mode(self) -> DingtalkSettings:
+        if self.card_callback_url is not None and self.mode != "http":
+            raise ValueError(
+                'card_callback_url is for mode = "http": in Stream mode card clicks come '
+                "over the Stream connection"
+            )
+        return self
 
 
 # Who may act on a service's incidents, widest first.

@@ -6,9 +6,9 @@ on the same loop), read the API host from the environment at import, and keep th
 token per client object. Here the token is cached per client and refreshed under an
 ``asyncio.Lock`` before it runs out, and every call has a timeout.
 
-The new API lives at ``dingtalk.api_base_url``. The one old-API call (a user by mobile) goes
-to ``https://oapi.dingtalk.com`` when the new API is DingTalk's own host, else to the same
-base URL (a proxy, or a fake in tests).
+The new API lives at ``dingtalk.api_base_url``. The old-API calls (a user's profile, a user
+by mobile) go to ``https://oapi.dingtalk.com`` when the new API is DingTalk's own host, else
+to the same base URL (a proxy, or a fake in tests).
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ CARD_UPDATE_PATH = "/v1.0/im/robots/interactiveCards"
 GROUP_SEND_PATH = "/v1.0/robot/groupMessages/send"
 USER_SEND_PATH = "/v1.0/robot/oToMessages/batchSend"
 OPEN_CONNECTION_PATH = "/v1.0/gateway/connections/open"
+CARD_CALLBACK_REGISTER_PATH = "/v1.0/card/callbacks/register"
 BY_MOBILE_PATH = "/topapi/v2/user/getbymobile"
+USER_PATH = "/topapi/v2/user/get"
 API_HOST = "api.dingtalk.com"
 OAPI_BASE = "https://oapi.dingtalk.com"
 # Hosts a message's ``sessionWebhook`` may point at; anything else is never POSTed to.
@@ -159,6 +161,11 @@ class DingtalkApi:
             "cardData": card,
             "sendOptions": {},
         }
+        if self.settings.mode == "http" and self.settings.card_callback_url is not None:
+            # Where this card's clicks go: the URL itself, and the route registered for it
+            # with the secret DingTalk signs them with (``register_card_callback``).
+            body["callbackUrl"] = str(self.settings.card_callback_url)
+            body["callbackRouteKey"] = card_route_key(self.settings)
         if conversation is not None:
             body["openConversationId"] = conversation
         elif user_id is not None:
@@ -214,24 +221,52 @@ class DingtalkApi:
             raise Unavailable("dingtalk connections.open answered without endpoint and ticket")
         raise platform_error("connections.open", status, _code(doc), _message(doc), headers)
 
+    async def register_card_callback(self, route_key: str, url: str, api_secret: str) -> None:
+        """``card/callbacks/register``: card clicks routed by ``route_key`` are POSTed to
+        ``url``, signed with ``api_secret`` (``x-ddpaas-signature``). Replaces an earlier
+        registration of the key (``forceUpdate``): every start registers again."""
+        body: JSONObject = {
+            "callbackRouteKey": route_key,
+            "callbackUrl": url,
+            "apiSecret": api_secret,
+            "forceUpdate": True,
+        }
+        doc = await self.call("POST", CARD_CALLBACK_REGISTER_PATH, "card.callbacks.register", body)
+        if doc.get("success") is False:
+            raise Rejected("dingtalk card.callbacks.register answered success: false")
+
     # --- the old API and the session webhook ---------------------------------------------
 
     async def user_id_by_mobile(self, mobile: str) -> str | None:
         """``topapi/v2/user/getbymobile``: the staff id with this mobile, None if nobody."""
+        result = await self._oapi_result(BY_MOBILE_PATH, "user.getbymobile", {"mobile": mobile})
+        user_id = result.get("userid") if result is not None else None
+        return user_id if isinstance(user_id, str) and user_id else None
+
+    async def user_profile(self, staff_id: str) -> JSONObject | None:
+        """``topapi/v2/user/get``: a person's profile (``mobile``, ``email``, ``org_email``,
+        ``unionid``, …), None if the organization has nobody by that staff id.
+
+        DingTalk leaves out the fields the app may not read (the mobile and the emails each
+        need their own permission), so any of them may be missing.
+        """
+        body: JSONObject = {"userid": staff_id, "language": "en_US"}
+        return await self._oapi_result(USER_PATH, "user.get", body)
+
+    async def _oapi_result(self, path: str, what: str, body: JSONObject) -> JSONObject | None:
+        """An old-API call's ``result``, None when DingTalk knows no such user; a refused
+        token is replaced once."""
         token = await self.token()
-        doc = await self._oapi_call(BY_MOBILE_PATH, "user.getbymobile", {"mobile": mobile}, token)
+        doc = await self._oapi_call(path, what, body, token)
         if doc.get("errcode") in OAPI_TOKEN_INVALID:
             self._forget(token)
             token = await self.token()
-            doc = await self._oapi_call(
-                BY_MOBILE_PATH, "user.getbymobile", {"mobile": mobile}, token
-            )
+            doc = await self._oapi_call(path, what, body, token)
         if doc.get("errcode") == OAPI_USER_NOT_FOUND:
             return None
-        _check_oapi("user.getbymobile", 200, doc)
+        _check_oapi(what, 200, doc)
         result = doc.get("result")
-        user_id = result.get("userid") if isinstance(result, dict) else None
-        return user_id if isinstance(user_id, str) and user_id else None
+        return result if isinstance(result, dict) else None
 
     def may_post_to(self, url: str) -> bool:
         """Whether ``url`` (a message's ``sessionWebhook``) is DingTalk's, or our API's host.
@@ -310,6 +345,11 @@ class DingtalkApi:
         if isinstance(doc, dict) and doc.get("punish") == PUNISH_DENY:
             raise RateLimited(f"dingtalk {what}: blocked by DingTalk's gateway", THROTTLE_RETRY_S)
         return status, doc if isinstance(doc, dict) else {}, answered
+
+
+def card_route_key(settings: DingtalkSettings) -> str:
+    """The ``callbackRouteKey`` this app's card clicks are routed by (one per app)."""
+    return f"ackgate-{settings.client_id}"
 
 
 def _check_oapi(what: str, status: int, doc: Mapping[str, Any]) -> None:

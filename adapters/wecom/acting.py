@@ -1,4 +1,5 @@
-"""WeCom members acting on incidents: identity links (by UserID), and acting as them."""
+"""WeCom members acting on incidents: identity links (by UserID, found by mobile or email on
+first use), and acting as them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from adapters.directory import link_found
+from adapters.wecom.directory import WecomDirectory
 from gateway import messages
 from gateway.actions import perform
 from gateway.config import WecomSettings
@@ -25,13 +28,18 @@ NO_WORKSPACE = ""
 class WecomActors:
     """Turns a WeCom UserID into a member and acts as them.
 
-    WeCom tells a UserID only: an account is linked by an admin (config identities or
-    ``ackgate mapping import``) before it can act.
+    WeCom tells a UserID only. An account is linked by an admin (config identities or
+    ``ackgate mapping import``), by the person (``link``), or here on first use: when WeCom
+    maps exactly one member's mobile or email to the UserID (``directory``), the account is
+    linked to that member.
     """
 
-    def __init__(self, rt: Runtime, settings: WecomSettings) -> None:
+    def __init__(
+        self, rt: Runtime, settings: WecomSettings, directory: WecomDirectory | None = None
+    ) -> None:
         self.rt = rt
         self.settings = settings
+        self.directory = directory
         server = rt.settings.server
         self._signer = LinkSigner(server.secret_key.get_secret_value())
         self._link_ttl = timedelta(hours=server.link_ttl_h)
@@ -44,9 +52,20 @@ class WecomActors:
                 return member, workspace
         return None
 
+    async def member(self, user_id: str) -> tuple[str, str] | None:
+        """``(member, workspace)`` this UserID is, linking it by mobile or email on first use."""
+        found = await self.linked(user_id)
+        if found is not None or self.directory is None:
+            return found
+        match = await self.directory.find(user_id)
+        if match is None:
+            return None
+        member = await link_found(self.rt, PLATFORM, NO_WORKSPACE, user_id, *match)
+        return (member, NO_WORKSPACE) if member is not None else None
+
     async def require_member(self, user_id: str) -> str:
         """The member this UserID is; raises ActionRefused when there is none."""
-        found = await self.linked(user_id)
+        found = await self.member(user_id)
         if found is None:
             raise ActionRefused(not_linked(user_id), "unknown_user")
         return found[0]
@@ -61,7 +80,7 @@ class WecomActors:
         callback_id: str | None = None,
     ) -> Outcome:
         """``gateway.actions.perform`` as this UserID; raises ActionRefused and NotFound."""
-        found = await self.linked(user_id)
+        found = await self.member(user_id)
         req = ActionRequest(
             incident=incident,
             verb=verb,

@@ -18,10 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from adapters.wecom.errors import CODE_OK, TOKEN_INVALID, platform_error
+from adapters.wecom.errors import CODE_OK, NO_SUCH_MEMBER, TOKEN_INVALID, platform_error
 from gateway.config import WecomSettings
 from gateway.domain import JSONObject
-from gateway.errors import AuthFailed, RateLimited, Unavailable
+from gateway.errors import AuthFailed, RateLimited, Rejected, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -168,20 +168,30 @@ class WecomApi:
         }
         await self.call(UPDATE_CARD_PATH, "message/update_template_card", body)
 
-    async def userid_by_mobile(self, mobile: str) -> str:
-        """``user/getuserid``: the UserID of the member with this mobile number."""
-        doc = await self.call(USERID_BY_MOBILE_PATH, "user/getuserid", {"mobile": mobile})
-        return _userid(doc, "user/getuserid")
+    async def userid_by_mobile(self, mobile: str) -> str | None:
+        """``user/getuserid``: the UserID of the member with this mobile number (mainland
+        numbers without ``+86``), None when WeCom knows nobody by it the app may see."""
+        return await self._lookup(USERID_BY_MOBILE_PATH, "user/getuserid", {"mobile": mobile})
 
-    async def userid_by_email(self, email: str, *, corporate: bool = True) -> str:
-        """``user/get_userid_by_email``: the UserID of the member with this email.
+    async def userid_by_email(self, email: str, *, corporate: bool = True) -> str | None:
+        """``user/get_userid_by_email``: the UserID of the member with this email (their
+        corporate mailbox, or with ``corporate=False`` the email on their profile), None when
+        WeCom knows nobody by it the app may see.
 
-        WeCom blocks the lookup APIs for a day when too many lookups miss: look up the few
-        people you mean, never a whole directory.
+        WeCom blocks the lookup APIs for a day once the lookups that miss pass a fifth of
+        the corp's seats: look up the few people you mean, never a whole directory.
         """
         body = {"email": email, "email_type": EMAIL_CORPORATE if corporate else EMAIL_PERSONAL}
-        doc = await self.call(USERID_BY_EMAIL_PATH, "user/get_userid_by_email", body)
-        return _userid(doc, "user/get_userid_by_email")
+        return await self._lookup(USERID_BY_EMAIL_PATH, "user/get_userid_by_email", body)
+
+    async def _lookup(self, path: str, what: str, body: JSONObject) -> str | None:
+        try:
+            doc = await self.call(path, what, body)
+        except Rejected as exc:
+            if exc.code in NO_SUCH_MEMBER:
+                return None
+            raise
+        return _userid(doc, what)
 
     async def _http(
         self,

@@ -65,7 +65,7 @@ class CardClicks:
         except MalformedPayload as exc:
             log.info("wecom click on a key not ours (%s) from %s", exc, click.user_id)
             return FollowUp(click, text=messages.text("wecom_bad_button", LANG))
-        found = await self.actors.linked(click.user_id)
+        found = await self.actors.member(click.user_id)
         if found is None:
             return FollowUp(click, text=not_linked(click.user_id))
         member = found[0]

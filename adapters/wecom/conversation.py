@@ -108,7 +108,7 @@ class Conversation:
         return Reply(text, doc, self.actors.link(member, number))
 
     async def _link(self, user_id: str, email: str | None) -> Reply:
-        found = await self.actors.linked(user_id)
+        found = await self.actors.member(user_id)
         if found is not None:
             return Reply(messages.text("wecom_link_linked", LANG, member=found[0]))
         if email is not None:

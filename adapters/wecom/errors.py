@@ -13,6 +13,10 @@ CODE_FREQUENCY = 45009
 RATE_LIMIT_RETRY_S = 60.0
 CODE_DUPLICATE_TASK = 42014  # a template card's task_id was used before by this app
 USER_NOT_FOUND = frozenset({81013, 60111})
+# A lookup by mobile or email that found nobody the app may see: no such member (46004,
+# 60111), a number WeCom calls no mobile (60103), a member outside the app's visible range
+# (60011). Codes as ``Rejected.code`` carries them.
+NO_SUCH_MEMBER = frozenset({"46004", "60111", "60103", "60011"})
 TRUSTED_IP = frozenset({48002, 60020})
 CREDENTIALS = frozenset({40001, 40013, 40091})  # bad secret, corp id, secret format
 CODE_BAD_AGENT = 40056

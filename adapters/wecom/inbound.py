@@ -26,6 +26,7 @@ from adapters.wecom.clicks import CardClicks, Click
 from adapters.wecom.codes import ResponseCodes, shared
 from adapters.wecom.conversation import Conversation, Reply, show_card
 from adapters.wecom.crypto import WecomCrypto
+from adapters.wecom.directory import WecomDirectory
 from adapters.wecom.sender import TEXT_MAX_BYTES, fit_bytes
 from gateway import messages
 from gateway.config import WecomSettings
@@ -82,7 +83,7 @@ class WecomInbound:
             settings.encoding_aes_key.get_secret_value(),
             settings.corp_id,
         )
-        actors = WecomActors(rt, settings)
+        actors = WecomActors(rt, settings, WecomDirectory(rt, api))
         self.clicks = CardClicks(actors, api, codes)
         self.conversation = Conversation(actors)
         self.recent = RecentCallbacks()
@@ -91,6 +92,7 @@ class WecomInbound:
     def verify_url(self, query: Mapping[str, str]) -> str:
         """The answer to WeCom's URL check: the decrypted ``echostr``, if signed by WeCom."""
         signature, timestamp, nonce = _signed_by(query)
+        self._check_time(timestamp)
         echostr = query.get("echostr")
         if not echostr:
             raise MalformedPayload("is missing", "echostr")

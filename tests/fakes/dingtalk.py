@@ -5,7 +5,10 @@ It hands out access tokens (checking appKey and appSecret) and checks the
 ``x-acs-dingtalk-access-token`` header on every new-API call; keeps the StandardCards sent
 (``cardData`` parsed, per ``cardBizId``) and applies PUTs to them; keeps the robot's texts
 (group and one-to-one) and what was POSTed to a message's ``sessionWebhook``; answers
-``getbymobile`` from its users; and plays the Stream gateway: ``connections/open`` hands out
+``getbymobile`` and ``user/get`` (a profile, less the fields named in ``hidden_fields``) from
+its users; keeps the card callback routes registered (``card/callbacks/register``) and signs
+a card click for one as DingTalk does (``card_callback_headers``); and plays the Stream
+gateway: ``connections/open`` hands out
 a ticket for its websocket, which can push frames (SYSTEM ping and disconnect, chatbot
 messages, card clicks) and records the answer to each. ``fail_next`` scripts a failure for
 the next call: HTTP 429 with Retry-After, a bare 500, or any error ``code``. ``limit`` makes
@@ -20,6 +23,9 @@ New-API error bodies are ``{"code", "message", "requestid"}``; ``staffId.notExis
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import itertools
 import json
 import time
@@ -80,6 +86,8 @@ class Card:
     user: str | None
     data: dict[str, Any]
     updates: list[dict[str, Any]] = field(default_factory=list)
+    callback_url: str | None = None  # where its clicks go (HTTP mode)
+    route_key: str | None = None  # the registered callback route it names
 
     def text(self) -> str:
         """Everything the card says now, for asserting on it (zero-width spaces dropped)."""
@@ -109,6 +117,25 @@ class Text:
 
 
 @dataclass(frozen=True)
+class User:
+    """A person in the organization, as ``user/get`` shows them."""
+
+    staff_id: str
+    mobile: str | None = None
+    email: str | None = None  # the profile's email
+    org_email: str | None = None  # the organization's mailbox
+    state_code: str = "86"  # the mobile's country code, shown beside it
+
+
+@dataclass(frozen=True)
+class Route:
+    """A card callback route: where clicks go and the secret that signs them."""
+
+    url: str
+    api_secret: str
+
+
+@dataclass(frozen=True)
 class Fault:
     """A scripted failure for the next call (to a path ending with ``path``, or to any)."""
 
@@ -132,6 +159,9 @@ class FakeDingtalk:
         self.valid_tokens: set[str] = set()
         self.groups: set[str] = set()
         self.users: dict[str, str | None] = {}  # staff id → mobile
+        self.profiles: dict[str, User] = {}
+        self.hidden_fields: set[str] = set()  # profile fields the app may not read
+        self.routes: dict[str, Route] = {}  # callbackRouteKey → where and how clicks go
         self.cards: dict[str, Card] = {}
         self.texts: list[Text] = []
         self.subscriptions: list[list[dict[str, str]]] = []  # per connections/open
@@ -153,6 +183,8 @@ class FakeDingtalk:
         router.add_post("/v1.0/robot/oToMessages/batchSend", self._user_text)
         router.add_post("/v1.0/gateway/connections/open", self._open)
         router.add_post("/topapi/v2/user/getbymobile", self._by_mobile)
+        router.add_post("/topapi/v2/user/get", self._user)
+        router.add_post("/v1.0/card/callbacks/register", self._register_callback)
         router.add_post("/robot/sendBySession", self._session)
         router.add_get("/ws", self._websocket)
         self.app.on_shutdown.append(self._hang_up)
@@ -163,9 +195,27 @@ class FakeDingtalk:
         """Group conversations (openConversationId) the robot is in."""
         self.groups.update(conversations)
 
-    def add_user(self, staff_id: str, mobile: str | None = None) -> None:
+    def add_user(
+        self,
+        staff_id: str,
+        mobile: str | None = None,
+        *,
+        email: str | None = None,
+        org_email: str | None = None,
+        state_code: str = "86",
+    ) -> None:
         """A person in the organization."""
         self.users[staff_id] = mobile
+        self.profiles[staff_id] = User(staff_id, mobile, email, org_email, state_code)
+
+    def card_callback_headers(self, card: Card, timestamp_ms: int) -> dict[str, str]:
+        """The headers DingTalk signs a click on ``card`` with: its route's ``apiSecret``
+        keys an HMAC-SHA256 of the timestamp (``x-ddpaas-signature``, base64)."""
+        route = self.routes[str(card.route_key)]
+        return {
+            "x-ddpaas-signature-timestamp": str(timestamp_ms),
+            "x-ddpaas-signature": ddpaas_sign(route.api_secret, timestamp_ms),
+        }
 
     def fail_next(
         self,
@@ -375,7 +425,15 @@ class FakeDingtalk:
         if refused is not None:
             return await self._answered(refused)
         if biz_id not in self.cards:  # the same cardBizId again: the card it already is
-            self.cards[biz_id] = Card(biz_id, conversation, user, data)
+            url, key = body.get("callbackUrl"), body.get("callbackRouteKey")
+            self.cards[biz_id] = Card(
+                biz_id,
+                conversation,
+                user,
+                data,
+                callback_url=url if isinstance(url, str) else None,
+                route_key=key if isinstance(key, str) else None,
+            )
         return await self._answered(web.json_response({"processQueryKey": f"pqk-{biz_id}"}))
 
     async def _update_card(self, request: web.Request) -> web.Response:
@@ -439,6 +497,54 @@ class FakeDingtalk:
             return await self._answered(_oapi(OAPI_USER_NOT_FOUND, "找不到该用户"))
         doc = {"errcode": 0, "errmsg": "ok", "result": {"userid": found}}
         return await self._answered(web.json_response(doc))
+
+    async def _user(self, request: web.Request) -> web.Response:
+        _call, body = await self._record(request)
+        fault = self._fault(request.path)
+        if fault is not None:
+            return await self._answered(fault)
+        if request.query.get("access_token") not in self.valid_tokens:
+            return await self._answered(_oapi(OAPI_TOKEN_INVALID, "不合法的access_token"))
+        wanted = body.get("userid") if isinstance(body, dict) else None
+        profile = self.profiles.get(str(wanted))
+        if profile is None:
+            return await self._answered(_oapi(OAPI_USER_NOT_FOUND, "找不到该用户"))
+        result: dict[str, Any] = {
+            "userid": profile.staff_id,
+            "unionid": f"union-{profile.staff_id}",
+            "name": profile.staff_id,
+            "active": True,
+        }
+        shown = {"mobile": profile.mobile, "email": profile.email, "org_email": profile.org_email}
+        result.update(
+            {k: v for k, v in shown.items() if v is not None and k not in self.hidden_fields}
+        )
+        if "mobile" in result:
+            result["state_code"] = profile.state_code
+        doc = {"errcode": 0, "errmsg": "ok", "result": result, "request_id": "req-fake"}
+        return await self._answered(web.json_response(doc))
+
+    async def _register_callback(self, request: web.Request) -> web.Response:
+        _call, body = await self._record(request)
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return await self._answered(refusal)
+        if not isinstance(body, dict):
+            return await self._answered(_error(CODE_BAD_PARAM, 400))
+        key, url = body.get("callbackRouteKey"), body.get("callbackUrl")
+        if not isinstance(key, str) or not key:
+            return await self._answered(_error("param.callbackRouteKeyEmpty", 400))
+        if not isinstance(url, str) or not url:
+            return await self._answered(_error("param.callbackUrlEmpty", 400))
+        secret = body.get("apiSecret")
+        route = Route(url, secret if isinstance(secret, str) else "")
+        known = self.routes.get(key)
+        if known is None or body.get("forceUpdate") is True:
+            self.routes[key] = route
+        else:
+            route = known  # not forced: DingTalk answers with what was registered before
+        result = {"callbackUrl": route.url, "apiSecret": route.api_secret}
+        return await self._answered(web.json_response({"success": True, "result": result}))
 
     async def _session(self, request: web.Request) -> web.Response:
         _call, body = await self._record(request)
@@ -520,6 +626,13 @@ def _content(body: Any) -> str:
 def _error(code: str, status: int = 400, headers: dict[str, str] | None = None) -> web.Response:
     body = {"code": code, "message": MESSAGES.get(code, "error"), "requestid": "req-fake"}
     return web.json_response(body, status=status, headers=headers)
+
+
+def ddpaas_sign(api_secret: str, timestamp_ms: int) -> str:
+    """``x-ddpaas-signature``: base64 of HMAC-SHA256 keyed by the route's ``apiSecret`` over
+    the timestamp's decimal digits (DingTalk's card callback docs, "回调签名验证")."""
+    mac = hmac.new(api_secret.encode(), str(timestamp_ms).encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
 
 
 def _oapi(errcode: int, errmsg: str) -> web.Response:

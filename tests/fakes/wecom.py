@@ -12,7 +12,9 @@ expired: ``expire_tokens()``), and keeps what it was sent:
   Each card gets a ``response_code``.
 - ``message/update_template_card``: spends one ``response_code`` (from the send, or from a
   click made with ``click``): each works once, and only for its card's member.
-- ``user/getuserid`` and ``user/get_userid_by_email``: the members' mobiles and emails.
+- ``user/getuserid`` and ``user/get_userid_by_email``: the members' mobiles and emails
+  (``email_type`` 1, the default, is the corporate mailbox ``biz_mail``; 2 the profile's
+  ``email``); a lookup that finds nobody is 46004 and is counted in ``lookup_misses``.
 
 ``fail_next`` scripts the next call's failure (any errcode, e.g. 45009, or HTTP 500).
 ``limit`` makes it keep an app's cap on messages to one member as WeCom does: what goes past
@@ -66,6 +68,7 @@ CODE_UNTRUSTED_IP = 60020
 CODE_INVALID = 40058
 CODE_NOT_MEMBER = 46004
 CODE_BAD_RESPONSE_CODE = 40095
+EMAIL_CORPORATE, EMAIL_PROFILE = 1, 2  # get_userid_by_email's email_type
 TEXT_MAX_BYTES = 2048
 BUTTONS_MAX = 6
 KEY_MAX_BYTES = 1024
@@ -79,7 +82,8 @@ class Member:
 
     user_id: str
     mobile: str = ""
-    email: str = ""
+    email: str = ""  # the profile's email (email_type 2)
+    biz_mail: str = ""  # the corporate mailbox (email_type 1)
 
 
 @dataclass
@@ -150,6 +154,7 @@ class FakeWecom:
         self.cards: list[Card] = []
         self.texts: list[tuple[str, str]] = []  # (user, content)
         self.tokens: list[str] = []
+        self.lookup_misses = 0  # lookups by mobile or email that found nobody
         self._live: set[str] = set()
         self._expired: set[str] = set()
         self._codes: dict[str, _Code] = {}
@@ -166,9 +171,22 @@ class FakeWecom:
 
     # --- set-up and inspection ---------------------------------------------------------
 
-    def add_member(self, user_id: str, mobile: str = "", email: str = "") -> None:
+    def add_member(
+        self, user_id: str, mobile: str = "", email: str = "", biz_mail: str = ""
+    ) -> None:
         """A member the app can reach."""
-        self.members[user_id] = Member(user_id, mobile, email)
+        self.members[user_id] = Member(user_id, mobile, email, biz_mail)
+
+    def share(self, card: Card, user: str) -> Card:
+        """``user`` has ``card`` too, as when one ``message/send`` went to several members
+        (``touser`` ``"a|b"``): one task id, a copy each."""
+        copy = Card(user, card.task_id, card.sent)
+        self.cards.append(copy)
+        return copy
+
+    def lookups(self) -> list[Call]:
+        """The lookups by mobile and by email, in order."""
+        return [c for c in self.calls if c.path.endswith(("/getuserid", "/get_userid_by_email"))]
 
     def fail_next(self, *, status: int = 200, errcode: int | None = None) -> None:
         """Fail the next call (after the token check) with ``status`` or ``errcode``."""
@@ -374,6 +392,7 @@ class FakeWecom:
         for member in self.members.values():
             if member.mobile and member.mobile == body.get("mobile"):
                 return _ok(userid=member.user_id)
+        self.lookup_misses += 1
         return _error(CODE_NOT_MEMBER, "user not found")
 
     async def _by_email(self, request: web.Request) -> web.Response:
@@ -381,9 +400,14 @@ class FakeWecom:
         if refused is not None:
             return refused
         wanted = str(body.get("email") or "").lower()
+        kind = body.get("email_type", EMAIL_CORPORATE)
+        if kind not in (EMAIL_CORPORATE, EMAIL_PROFILE):
+            return _error(CODE_INVALID, "invalid email_type")
         for member in self.members.values():
-            if member.email and member.email.lower() == wanted:
+            held = member.biz_mail if kind == EMAIL_CORPORATE else member.email
+            if held and held.lower() == wanted:
                 return _ok(userid=member.user_id)
+        self.lookup_misses += 1
         return _error(CODE_NOT_MEMBER, "user not found")
 
     def _users(self, body: Mapping[str, Any]) -> list[str] | web.Response:

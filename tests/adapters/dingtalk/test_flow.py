@@ -175,7 +175,10 @@ async def test_a_member_is_linked_by_mobile_on_first_click(
     number, card = await gateway.opened()
     response = await gateway.press("ack", number, user=BOB, card=card)
     assert "Acknowledged by bob" in shown(card_in_answer(response))
-    assert dingtalk.called("/topapi/v2/user/getbymobile")
+    # His profile shows his mobile: one call, no mobile asked about.
+    [profile] = dingtalk.called("/topapi/v2/user/get")
+    assert profile.body["userid"] == BOB
+    assert dingtalk.called("/topapi/v2/user/getbymobile") == []
     reply = await gateway.say("link", user=BOB)
     assert reply == "Your DingTalk account is linked to the member bob."
 
@@ -231,11 +234,11 @@ async def test_a_group_card_goes_only_to_the_configured_group(
     assert {c.conversation for c in dingtalk.cards.values()} == {GROUP, None}
 
 
-async def test_a_failed_mobile_lookup_is_tried_again_next_time(
+async def test_a_failed_lookup_is_tried_again_next_time(
     gateway: DingtalkGateway, dingtalk: FakeDingtalk
 ) -> None:
     number, card = await gateway.opened()
-    dingtalk.fail_next(500, path="/getbymobile")
+    dingtalk.fail_next(500, path="/user/get")
     assert await gateway.press("ack", number, user=BOB, card=card) == {}
     [told] = dingtalk.texts_to("user", BOB)
     assert "not linked" in told

@@ -16,7 +16,7 @@ from tests.adapters.dingtalk.conftest import (
 )
 from tests.fakes.dingtalk import FakeDingtalk
 
-HOUR_MS = 3_600_000
+WINDOW_MS = 5 * 60 * 1000  # ours: DingTalk allows an hour, but its sign does not cover the body
 
 
 async def test_a_signed_command_is_answered_in_its_conversation(
@@ -51,10 +51,10 @@ async def test_a_signed_click_is_answered_with_the_card(
     [
         {"signature": "c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="},
         {"secret": "another-secret-0123456789"},
-        {"timestamp_shift_ms": -HOUR_MS - 1_000},
-        {"timestamp_shift_ms": HOUR_MS + 1_000},
+        {"timestamp_shift_ms": -WINDOW_MS - 1_000},
+        {"timestamp_shift_ms": WINDOW_MS + 1_000},
     ],
-    ids=["forged", "other-secret", "an-hour-old", "an-hour-ahead"],
+    ids=["forged", "other-secret", "over-5-minutes-old", "over-5-minutes-ahead"],
 )
 async def test_a_bad_or_stale_signature_is_refused_and_changes_nothing(
     http_gateway: DingtalkGateway, dingtalk: FakeDingtalk, how: dict[str, Any]
@@ -75,11 +75,11 @@ async def test_a_bad_or_stale_signature_is_refused_and_changes_nothing(
     assert dingtalk.texts == []
 
 
-async def test_a_signature_within_the_hour_is_accepted(
+async def test_a_signature_within_five_minutes_is_accepted(
     http_gateway: DingtalkGateway, dingtalk: FakeDingtalk
 ) -> None:
     now_ms = int(http_gateway.clock.now().timestamp() * 1000)
-    r = await http_gateway.post(http_gateway.message("help"), timestamp=now_ms - HOUR_MS + 1_000)
+    r = await http_gateway.post(http_gateway.message("help"), timestamp=now_ms - WINDOW_MS + 1_000)
     assert r.status == 200, await r.text()
 
 

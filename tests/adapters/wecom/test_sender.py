@@ -248,13 +248,21 @@ async def test_an_unreachable_wecom_is_unavailable_and_the_token_stays_out_of_it
 async def test_user_lookups(wecom: FakeWecom, http: aiohttp.ClientSession) -> None:
     api = WecomApi(settings(wecom), http)
     assert await api.userid_by_mobile("13800000001") == ALICE
-    assert await api.userid_by_email("alice@example.com") == ALICE
-    assert wecom.called("/get_userid_by_email")[0].body == {
-        "email": "alice@example.com",
-        "email_type": 1,
-    }
-    with pytest.raises(Rejected):
-        await api.userid_by_mobile("13900000000")
+    assert await api.userid_by_email("alice@example.com", corporate=False) == ALICE
+    # Her profile's email, not a corporate mailbox: nobody (WeCom's 46004), not an error.
+    assert await api.userid_by_email("alice@example.com") is None
+    assert [c.body for c in wecom.called("/get_userid_by_email")] == [
+        {"email": "alice@example.com", "email_type": 2},
+        {"email": "alice@example.com", "email_type": 1},
+    ]
+    assert await api.userid_by_mobile("13900000000") is None
+    assert wecom.lookup_misses == 2
+    wecom.fail_next(errcode=CODE_FREQUENCY)
+    with pytest.raises(RateLimited):
+        await api.userid_by_mobile("13800000001")
+    wecom.fail_next(errcode=CODE_UNTRUSTED_IP)
+    with pytest.raises(AuthFailed):
+        await api.userid_by_email("alice@example.com")
 
 
 def test_texts_are_cut_to_wecoms_bytes() -> None:
