@@ -13,6 +13,7 @@ from gateway.config import BOT_KINDS, Destination, ServiceSettings, Settings
 from gateway.direct import DIRECT, address, direct_notice
 from gateway.domain import Incident, Severity, Status, TimelineEntry
 from gateway.errors import PlatformError
+from gateway.masking import remember
 from gateway.outbox import Job
 from gateway.wire import card_json, entry_json, incident_json
 
@@ -85,6 +86,7 @@ async def send_test(settings: Settings, ref: str) -> str:
     ``ref`` is a destination (``NAME``, ``destinations.NAME``, ``services.S.notify[N]``) or a
     person on a direct channel (``sms:alice``, ``voice:alice``, ``email:alice``).
     """
+    remember(settings)  # a refusal is printed as the platform worded it, secrets masked
     now = SystemClock().now()
     person = _person(settings, ref)
     if person is not None:
@@ -143,6 +145,7 @@ async def send_test(settings: Settings, ref: str) -> str:
             "incident": card_json(incident),
             "entry": entry_json(incident.timeline[0]),
             "url": page,
+            "buttons": [],  # a test card acts on nothing (and number 0 is no incident)
         }
     return await _send(settings, dest.kind, destination, payload, label)
 
