@@ -3,6 +3,8 @@ platform errors drive the outbox's retry policy."""
 
 from __future__ import annotations
 
+from gateway.masking import mask
+
 
 class AckgateError(Exception):
     """Base of every error ackgate raises on purpose."""
@@ -82,9 +84,13 @@ class ConfigError(AckgateError):
 
 
 class PlatformError(AckgateError):
-    """A call to an outside service failed."""
+    """A call to an outside service failed; its message never holds a configured secret
+    (what the platform answered may echo what it was sent)."""
 
     retryable = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(mask(message))
 
 
 class RateLimited(PlatformError):

@@ -8,7 +8,17 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
+from gateway.masking import MaskingFilter
+
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+# Libraries kept quieter than the configured level: aiohttp's access log repeats what the
+# metrics count (and would print ?token= queries), and aiosqlite at DEBUG prints every
+# statement with its parameters (payloads, webhook URLs).
+QUIET = {
+    "aiohttp.access": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "aiosqlite": logging.INFO,
+}
 
 
 class ContextFilter(logging.Filter):
@@ -20,10 +30,11 @@ class ContextFilter(logging.Filter):
 
 
 def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
-    """Install one handler on the root logger."""
+    """Install one handler on the root logger; it masks secrets in whatever it writes."""
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(MaskingFilter())
     handler.addFilter(ContextFilter())
     if json_lines:
         handler.setFormatter(
@@ -39,6 +50,5 @@ def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiohttp's access log repeats what the metrics already count; keep it quiet.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for name, quieter in QUIET.items():
+        logging.getLogger(name).setLevel(quieter)

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.acting import SlackActors
@@ -47,11 +48,13 @@ async def handle(request: web.Request) -> web.Response:
     bolt = request.app[BOLT]
     try:
         incoming = await to_bolt_request(request)
-    except ValueError:
-        # Bolt decodes (UTF-8, JSON) before it checks the signature: a body it cannot even
-        # read is not from Slack.
+        # Bolt decodes (UTF-8, JSON) and reads the payload's shape before it checks the
+        # signature: a body it cannot even read (``payload=1.5``) is not from Slack. After
+        # the check, a payload of another shape fails in Bolt's matchers (see ``_failed``).
+        answer = await bolt.async_dispatch(incoming)
+    except _UNREADABLE:
         raise MalformedPayload("not a Slack request body") from None
-    return await to_aiohttp_response(await bolt.async_dispatch(incoming))
+    return await to_aiohttp_response(answer)
 
 
 def build_bolt(rt: Runtime, settings: SlackSettings, session: aiohttp.ClientSession) -> AsyncApp:
@@ -71,7 +74,23 @@ def build_bolt(rt: Runtime, settings: SlackSettings, session: aiohttp.ClientSess
         logger=logging.getLogger("adapters.slack.bolt"),
     )
     SlackListeners(SlackActors(rt, settings)).register(bolt)
+    bolt.error(_failed)
     return bolt
+
+
+# What reading a payload of the wrong shape raises (in Bolt's matchers or in our listeners).
+_UNREADABLE = (KeyError, IndexError, TypeError, AttributeError, ValueError, MalformedPayload)
+
+
+async def _failed(error: Exception) -> BoltResponse | None:
+    """Bolt's error handler: a signed body that is not shaped as Slack's is a 400, anything
+    else stays Bolt's 500 (logged here once, with its traceback). Bolt reads the payload
+    again to call it; a payload it cannot read fails there, and ``handle`` answers 400."""
+    if isinstance(error, _UNREADABLE):
+        log.warning("slack request not understood: %s: %s", type(error).__name__, error)
+        return BoltResponse(status=400, body="not a payload Slack sends")
+    log.error("slack listener failed", exc_info=error)
+    return None
 
 
 async def _bolt_app(app: web.Application, *, settings: SlackSettings) -> AsyncIterator[None]:

@@ -66,10 +66,12 @@ class TelegramInbound:
         await self.ready()
         try:
             update = Update.de_json(doc, self.application.bot)
+            # Handlers' own failures are logged by the error handler; PTB's bookkeeping
+            # after them (hashing a user id that is a list) still raises.
+            await self.application.process_update(update)
         # PTB's decoders trust the Bot API's shapes; anything else fails in one of these ways.
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise MalformedPayload(f"not a Telegram update: {exc}", "update") from exc
-        await self.application.process_update(update)
 
     async def close(self) -> None:
         """Release what ``ready`` set up."""

@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.errors import ActionRefused, InboundError
 from gateway.links import LinkSigner
 from gateway.logsetup import request_id
+from gateway.masking import remember
 from gateway.metrics import Metrics
 from gateway.runtime import Runtime
 from gateway.web import api, pages, schedules
@@ -96,6 +97,7 @@ def create_app(
 ) -> web.Application:
     """A ready-to-run application. ``workers=False`` leaves the outbox and timers to the caller
     (tests drive them by hand)."""
+    remember(settings)  # what a platform echoes back is masked in every error from now on
     app = web.Application(
         client_max_size=settings.server.max_body_kb * 1024, middlewares=[boundary]
     )
