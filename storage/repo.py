@@ -548,7 +548,14 @@ async def due_incidents(conn: AsyncConnection, now: datetime, limit: int) -> lis
     ).subquery()
     query = (
         sa.select(t.incidents)
-        .where(c.id.in_(sa.select(due.c.id)), c.status != Status.CLOSED.value)
+        .where(
+            c.id.in_(sa.select(due.c.id)),
+            c.status != Status.CLOSED.value,
+            # Again on the row itself: on PostgreSQL a row another replica just advanced is
+            # checked anew once its lock is free, and must then be passed over (the
+            # subquery above still sees it due).
+            sa.or_(c.escalate_at <= now, c.snoozed_until <= now),
+        )
         .order_by(c.id)
         .limit(limit)
     )
