@@ -69,8 +69,9 @@ class TelegramInbound:
             # Handlers' own failures are logged by the error handler; PTB's bookkeeping
             # after them (hashing a user id that is a list) still raises.
             await self.application.process_update(update)
-        # PTB's decoders trust the Bot API's shapes; anything else fails in one of these ways.
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # PTB's decoders trust the Bot API's shapes; anything else fails in one of these ways
+        # (OverflowError: a date far outside what a timestamp can be).
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
             raise MalformedPayload(f"not a Telegram update: {exc}", "update") from exc
 
     async def close(self) -> None:

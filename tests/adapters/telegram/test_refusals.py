@@ -23,7 +23,11 @@ async def test_a_wrong_or_missing_secret_token_is_refused_and_changes_nothing(
 async def test_a_body_that_is_not_an_update_is_refused(
     gateway: TelegramGateway, telegram: FakeTelegram
 ) -> None:
-    for body in ([1, 2], {"update_id": "x", "message": "nope"}):
+    far_future = {  # a date no timestamp can hold: PTB raises OverflowError
+        "update_id": 7,
+        "message": {"message_id": 1, "date": 10**20, "chat": {"id": 1, "type": "private"}},
+    }
+    for body in ([1, 2], {"update_id": "x", "message": "nope"}, far_future):
         r = await gateway.hook(body)  # type: ignore[arg-type]
         assert r.status == 400, await r.text()
 
