@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 BATCH = 50  # bodies per Hypothesis example, unless told
@@ -170,17 +170,22 @@ def draw(
         for item in items:
             found.setdefault(key(item), item)
 
-    for _ in range(ROUNDS):
+    for round_ in range(ROUNDS):
         missing = count - len(found)
         if missing <= 0:
             break
-        run = settings(
-            max_examples=-(-missing // batch) + 1,
-            deadline=None,
-            database=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )(given(st.lists(strategy, min_size=batch, max_size=batch, unique_by=key))(collect))
+        # Each round from its own fixed seed: repeatable, and not the same bodies again
+        # (Hypothesis's CI profile derandomizes, which would draw one round over and over).
+        run = seed(round_)(
+            settings(
+                max_examples=-(-missing // batch) + 1,
+                deadline=None,
+                database=None,
+                derandomize=False,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )(given(st.lists(strategy, min_size=batch, max_size=batch, unique_by=key))(collect))
+        )
         run()
     return list(found.values())[:count]
 
