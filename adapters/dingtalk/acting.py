@@ -87,10 +87,10 @@ class DingtalkActors:
             callback_id=callback_id,
         )
         try:
-            return await perform(self.rt, req, LANG)
+            return await perform(self.rt, req)  # in the member's language
         except ActionRefused as refusal:
             if refusal.code != "unknown_user":
                 raise
         if await self.link(staff_id) is None:
             raise ActionRefused(not_linked(staff_id), "unknown_user")
-        return await perform(self.rt, req, LANG)
+        return await perform(self.rt, req)  # in the member's language

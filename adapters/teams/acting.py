@@ -159,12 +159,14 @@ class TeamsActors:
         verb: Verb,
         args: Mapping[str, Any] | None = None,
         callback_id: str | None = None,
-        lang: str = LANG,
+        lang: str | None = None,
     ) -> Outcome:
-        """``gateway.actions.perform`` as this Teams user; raises ActionRefused and NotFound."""
+        """``gateway.actions.perform`` as this Teams user (answered in ``lang``, by default
+        their member's language); raises ActionRefused and NotFound."""
+        unknown = lang or self.rt.settings.server.language
         name, member = await self.member(user, activity)
         if member is None:
-            raise ActionRefused(not_linked(user.account, lang), "unknown_user")
+            raise ActionRefused(not_linked(user.account, unknown), "unknown_user")
         req = ActionRequest(
             incident=incident,
             verb=verb,
@@ -181,4 +183,4 @@ class TeamsActors:
             if refusal.code != "unknown_user":
                 raise
             # The core's sentence points at a self-service link Teams does not have yet.
-            raise ActionRefused(not_linked(user.account, lang), refusal.code) from None
+            raise ActionRefused(not_linked(user.account, unknown), refusal.code) from None

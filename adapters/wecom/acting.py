@@ -92,7 +92,7 @@ class WecomActors:
             callback_id=callback_id,
         )
         try:
-            return await perform(self.rt, req, LANG)
+            return await perform(self.rt, req)  # in the member's language
         except ActionRefused as refusal:
             if refusal.code != "unknown_user":
                 raise
