@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from datetime import datetime
 from functools import partial
@@ -17,6 +16,7 @@ from aiohttp import web
 from adapters.dingtalk.acting import LANG, DingtalkActors
 from adapters.dingtalk.api import DingtalkApi
 from adapters.dingtalk.conversation import Conversation, command_text
+from adapters.recent import Recent
 from cards import callback
 from cards.build import Viewer, build_card
 from cards.render.dingtalk import card_data, render_card
@@ -62,30 +62,6 @@ def action_data(click: Mapping[str, Any]) -> str:
     return first[0] if first else ""
 
 
-class RecentMessages:
-    """Message ids seen lately, so a message DingTalk delivers again is answered once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT_MESSAGES) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def claim(self, message_id: str) -> bool:
-        """Whether ``message_id`` is new (it is remembered from now on)."""
-        if message_id in self._seen:
-            return False
-        self._seen[message_id] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-    def forget(self, message_id: str) -> None:
-        """Let ``message_id`` run again (its handling failed)."""
-        self._seen.pop(message_id, None)
-
-
 class DingtalkHandlers:
     """Turns clicks and messages into ``gateway`` calls, and outcomes into answers."""
 
@@ -95,7 +71,7 @@ class DingtalkHandlers:
         self.api = api
         self.actors = DingtalkActors(rt, api)
         self.conversation = Conversation(self.actors)
-        self.recent = RecentMessages()
+        self.recent: Recent[str] = Recent(RECENT_MESSAGES)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- card clicks -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ import asyncio
 import hmac
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from functools import partial
 from typing import Any
@@ -22,6 +21,7 @@ from adapters.lark.acting import LarkActors
 from adapters.lark.api import LarkApi
 from adapters.lark.clicks import CardActions
 from adapters.lark.events import MessageEvents
+from adapters.recent import Recent
 from gateway.config import LarkSettings
 from gateway.domain import JSONObject
 from gateway.errors import MalformedPayload, Unauthorized
@@ -42,30 +42,6 @@ CARD_ACTION = "card.action.trigger"
 MESSAGE_RECEIVED = "im.message.receive_v1"
 
 
-class RecentEvents:
-    """Event ids seen lately, so a re-pushed (or replayed) event runs once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT_EVENTS) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def claim(self, event_id: str) -> bool:
-        """Whether ``event_id`` is new (it is remembered from now on)."""
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-    def forget(self, event_id: str) -> None:
-        """Let ``event_id`` run again (its handling failed before it changed anything)."""
-        self._seen.pop(event_id, None)
-
-
 class LarkInbound:
     """Checks what arrives and hands each event to its handler."""
 
@@ -75,7 +51,7 @@ class LarkInbound:
         actors = LarkActors(rt, settings, api)
         self.clicks = CardActions(actors)
         self.messages = MessageEvents(actors, api)
-        self.recent = RecentEvents()
+        self.recent: Recent[str] = Recent(RECENT_EVENTS)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def receive(self, body: bytes, headers: Mapping[str, str]) -> JSONObject:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,35 +35,6 @@ class Reply:
 
     text: str
     blocks: list[JSONObject] | None = None
-
-
-class RecentEvents:
-    """Event ids seen lately, so a retried delivery (``X-Slack-Retry-Num``) runs once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT_EVENTS) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    @contextmanager
-    def claim(self, event_id: str | None) -> Iterator[bool]:
-        """Yields whether this event is new; one that failed is forgotten, so its retry runs."""
-        if not event_id:
-            yield True
-            return
-        if event_id in self._seen:
-            yield False
-            return
-        self._seen[event_id] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        try:
-            yield True
-        except BaseException:
-            self._seen.pop(event_id, None)
-            raise
 
 
 class Conversation:

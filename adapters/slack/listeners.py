@@ -14,9 +14,10 @@ from slack_bolt.context.say.async_say import AsyncSay
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.recent import Recent
 from adapters.slack.acting import LANG, SlackActors
 from adapters.slack.commands import strip_mention
-from adapters.slack.conversation import Conversation, RecentEvents, Reply
+from adapters.slack.conversation import RECENT_EVENTS, Conversation, Reply
 from adapters.slack.errors import call
 from adapters.slack.modals import CALLBACK_ID, MODAL_VERBS, modal, read_submission
 from cards import callback
@@ -37,7 +38,7 @@ class SlackListeners:
     def __init__(self, actors: SlackActors) -> None:
         self.actors = actors
         self.conversation = Conversation(actors)
-        self.recent = RecentEvents()
+        self.recent: Recent[str] = Recent(RECENT_EVENTS)
 
     def register(self, bolt: AsyncApp) -> None:
         """Attach every listener to ``bolt``."""
@@ -181,7 +182,7 @@ class SlackListeners:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         event_id = _str(body.get("event_id"))
-        with self.recent.claim(event_id) as fresh:
+        with self.recent.running(event_id) as fresh:
             if not fresh:
                 return
             reply = await self._answer_event(client, body, event, str(event.get("text") or ""))
@@ -190,7 +191,7 @@ class SlackListeners:
     async def on_mention(self, body: JSONObject, event: JSONObject, client: AsyncWebClient) -> None:
         """``@ackgate ack 42`` in a channel: the answer is shown to the sender only."""
         event_id = _str(body.get("event_id"))
-        with self.recent.claim(event_id) as fresh:
+        with self.recent.running(event_id) as fresh:
             if not fresh:
                 return
             text = strip_mention(str(event.get("text") or ""))

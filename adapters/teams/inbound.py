@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 
 import aiohttp
 from aiohttp import web
 
+from adapters.recent import Recent
 from adapters.teams.acting import LANG, TeamsActors
 from adapters.teams.activity import CARD_ACTION, CHANNEL_ID, Incoming, read
 from adapters.teams.addresses import KNOWN, conversation_root
@@ -42,30 +42,6 @@ CALL_TIMEOUT_S = 5.0
 RECENT_ACTIVITIES = 10_000  # activity ids remembered; the Bot Connector retries a failed POST
 
 
-class RecentActivities:
-    """Activity ids seen lately, so a message Teams sends again is answered once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT_ACTIVITIES) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def claim(self, key: str) -> bool:
-        """Whether ``key`` is new (it is remembered from now on)."""
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-    def forget(self, key: str) -> None:
-        """Let ``key`` run again (its handling failed before it was answered)."""
-        self._seen.pop(key, None)
-
-
 class TeamsInbound:
     """Checks what arrives and hands each activity to its handler."""
 
@@ -78,7 +54,7 @@ class TeamsInbound:
         actors = TeamsActors(rt, api)
         self.clicks = CardActions(actors)
         self.conversation = Conversation(actors, api)
-        self.recent = RecentActivities()
+        self.recent: Recent[str] = Recent(RECENT_ACTIVITIES)
 
     async def receive(self, body: bytes, authorization: str) -> web.Response:
         """The answer to one request.

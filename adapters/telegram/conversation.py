@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,27 +39,6 @@ class Reply:
 
     text: str
     keyboard: list[list[JSONObject]] | None = None
-
-
-class RecentUpdates:
-    """Update ids seen lately, so a webhook Telegram sends again acts only once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT_UPDATES) -> None:
-        self._size = size
-        self._seen: OrderedDict[int, None] = OrderedDict()
-
-    def first_time(self, update_id: int) -> bool:
-        """Whether ``update_id`` is new; remembers it either way."""
-        if update_id in self._seen:
-            self._seen.move_to_end(update_id)
-            return False
-        self._seen[update_id] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
 
 
 def command_text(text: str) -> str:

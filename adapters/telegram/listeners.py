@@ -25,10 +25,11 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.recent import Recent
 from adapters.telegram.acting import TelegramActors, language
 from adapters.telegram.conversation import (
+    RECENT_UPDATES,
     Conversation,
-    RecentUpdates,
     Reply,
     command_text,
     mistake_text,
@@ -80,7 +81,7 @@ class TelegramListeners:
     def __init__(self, actors: TelegramActors) -> None:
         self.actors = actors
         self.conversation = Conversation(actors)
-        self.recent = RecentUpdates()
+        self.recent: Recent[int] = Recent(RECENT_UPDATES)
 
     def register(self, application: TelegramApp) -> None:
         """Attach every handler to ``application``; within a group the first match wins."""
@@ -96,7 +97,7 @@ class TelegramListeners:
 
     async def on_update(self, update: Update, _context: Context) -> None:
         """Before anything else: an update seen already (Telegram retried it) stops here."""
-        if not self.recent.first_time(update.update_id):
+        if not self.recent.claim(update.update_id):
             log.info("telegram update %s seen already, skipped", update.update_id)
             raise ApplicationHandlerStop
 

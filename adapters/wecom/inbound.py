@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from functools import partial
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adapters.recent import Recent
 from adapters.wecom import wire
 from adapters.wecom.acting import WecomActors
 from adapters.wecom.api import WecomApi
@@ -44,30 +44,6 @@ CARD_EVENT = "template_card_event"
 LANG = "en"
 
 
-class RecentCallbacks:
-    """Callbacks seen lately, so one WeCom resends (or someone replays) runs once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def claim(self, key: str) -> bool:
-        """Whether ``key`` is new (it is remembered from now on)."""
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-    def forget(self, key: str) -> None:
-        """Let ``key`` run again (its handling failed before it changed anything)."""
-        self._seen.pop(key, None)
-
-
 class WecomInbound:
     """Checks what arrives at the callback URL and hands each event to its handler."""
 
@@ -86,7 +62,7 @@ class WecomInbound:
         actors = WecomActors(rt, settings, WecomDirectory(rt, api))
         self.clicks = CardClicks(actors, api, codes)
         self.conversation = Conversation(actors)
-        self.recent = RecentCallbacks()
+        self.recent: Recent[str] = Recent(RECENT)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def verify_url(self, query: Mapping[str, str]) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -23,6 +22,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from adapters.recent import Recent
 from adapters.zoom import signature
 from adapters.zoom.acting import ZoomActors
 from adapters.zoom.api import ZoomApi
@@ -62,30 +62,6 @@ class Where:
     visible_to_user: str | None = None
 
 
-class RecentEvents:
-    """Events seen lately, so one Zoom retries (or someone replays) runs once.
-
-    In memory is enough: an action's durable idempotency is its callback id in the core.
-    """
-
-    def __init__(self, size: int = RECENT_EVENTS) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def claim(self, key: str) -> bool:
-        """Whether ``key`` is new (it is remembered from now on)."""
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-    def forget(self, key: str) -> None:
-        """Let ``key`` run again (its handling failed before it changed anything)."""
-        self._seen.pop(key, None)
-
-
 class ZoomInbound:
     """Checks what arrives and hands each event to its handler."""
 
@@ -95,7 +71,7 @@ class ZoomInbound:
         self.api = api
         self.actors = ZoomActors(rt)
         self.conversation = Conversation(self.actors)
-        self.recent = RecentEvents()
+        self.recent: Recent[str] = Recent(RECENT_EVENTS)
         self._secret = settings.secret_token.get_secret_value()
         self._tasks: set[asyncio.Task[None]] = set()
 

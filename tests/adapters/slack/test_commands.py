@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.recent import Recent
 from adapters.slack.commands import Command, CommandError, parse, strip_mention
-from adapters.slack.conversation import RecentEvents
 from adapters.slack.modals import Submission, modal, read_submission
 from gateway.domain import Verb
 from gateway.errors import MalformedPayload
@@ -113,26 +113,26 @@ def test_strip_mention(text: str, expected: str) -> None:
 
 
 def test_recent_events_run_once_unless_they_failed() -> None:
-    recent = RecentEvents(size=2)
-    with recent.claim("Ev1") as fresh:
+    recent: Recent[str] = Recent(size=2)
+    with recent.running("Ev1") as fresh:
         assert fresh
-    with recent.claim("Ev1") as fresh:
+    with recent.running("Ev1") as fresh:
         assert not fresh
 
     def fail_while_handling(event_id: str) -> None:
-        with recent.claim(event_id) as fresh:
+        with recent.running(event_id) as fresh:
             assert fresh
             raise RuntimeError("database down")
 
     with pytest.raises(RuntimeError):
         fail_while_handling("Ev2")
-    with recent.claim("Ev2") as fresh:
+    with recent.running("Ev2") as fresh:
         assert fresh  # the failed one may run again when Slack retries
-    with recent.claim("Ev3") as fresh:
+    with recent.running("Ev3") as fresh:
         assert fresh
-    with recent.claim("Ev1") as fresh:
+    with recent.running("Ev1") as fresh:
         assert fresh  # forgotten: only the newest two are kept
-    with recent.claim(None) as fresh:
+    with recent.running(None) as fresh:
         assert fresh
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.recent import Recent
 from adapters.telegram.acting import language
-from adapters.telegram.conversation import RecentUpdates, command_text, fit_lines
+from adapters.telegram.conversation import command_text, fit_lines
 from adapters.telegram.prompts import escalation, prompt_html, read_prompt
 from gateway.domain import Verb
 from tests.fakes.telegram_bot import parse_html
@@ -61,6 +62,6 @@ def test_fit_lines_keeps_one_message_and_escapes() -> None:
 
 
 def test_recent_updates_forget_the_least_recently_seen() -> None:
-    recent = RecentUpdates(size=2)
-    seen = [recent.first_time(n) for n in (1, 2, 1, 3, 1, 2)]
+    recent: Recent[int] = Recent(size=2)
+    seen = [recent.claim(n) for n in (1, 2, 1, 3, 1, 2)]
     assert seen == [True, True, False, True, False, True]
