@@ -242,12 +242,14 @@ class Dispatcher:
                 plan = _plan(pace, group, window, now, behind)
                 for job in plan.send:
                     # Every shared cap must have room too, or the send waits for it.
-                    caps = [(windows.setdefault(c.key, repo.PaceWindow()), c) for c in pace.shared]
-                    full = [_full_until(w, c, now) for w, c in caps]
-                    if any(until is not None for until in full):
-                        held.append((job, max(until for until in full if until is not None)))
+                    also = [(windows.setdefault(c.key, repo.PaceWindow()), c) for c in pace.shared]
+                    for w, c in also:
+                        _trim(w, c.per_s, now)
+                    rooms = [_room(w, c.count, c.per_s, now) for w, c in also]
+                    if any(left <= 0 for left, _ in rooms):
+                        held.append((job, max(at for _, at in rooms)))
                         continue
-                    for w, _ in caps:
+                    for w, _ in also:
                         w.sent.append(now)
                     window.sent.append(now)
                     ready.append(job)
@@ -459,13 +461,18 @@ def _failure_entry(o: _Outcome, now: datetime) -> JSONObject:
     }
 
 
-def _full_until(window: repo.PaceWindow, cap: Cap, now: float) -> float | None:
-    """When ``cap`` (whose sends ``window`` holds) has room again; None if it has now."""
-    span = cap.per_s * PACE_MARGIN
-    window.sent = sorted(s for s in window.sent if s > now - span)
-    if len(window.sent) < cap.count:
-        return None
-    return window.sent[len(window.sent) - cap.count] + span
+def _room(window: repo.PaceWindow, count: int, per_s: float, now: float) -> tuple[int, float]:
+    """Sends left under a cap of ``count`` per ``per_s`` seconds, given those ``window`` holds
+    (which must be sorted), and when the next one frees up (``now`` while one is free)."""
+    span = per_s * PACE_MARGIN
+    inside = [s for s in window.sent if s > now - span]
+    left = count - len(inside)
+    return left, now if left > 0 else inside[-left] + span
+
+
+def _trim(window: repo.PaceWindow, per_s: float, now: float) -> None:
+    """Keep, sorted, only the sends still inside the window (and its margin)."""
+    window.sent = sorted(s for s in window.sent if s > now - per_s * PACE_MARGIN)
 
 
 @dataclass(slots=True)
@@ -479,18 +486,12 @@ def _plan(
 ) -> _Plan:
     """What of ``group`` goes now and what waits, given what the window holds already
     (and, where notices merge, how many more are waiting beyond this batch: ``behind``)."""
-    caps = [(pace.count, pace.per_s * PACE_MARGIN)]
-    if pace.burst is not None:
-        caps.append((pace.burst[0], pace.burst[1] * PACE_MARGIN))
-    window.sent = sorted(s for s in window.sent if s > now - max(span for _, span in caps))
-    free, free_at = pace.count, now  # slots left under every cap, and when one frees up
-    for count, span in caps:
-        inside = [s for s in window.sent if s > now - span]
-        left = count - len(inside)
-        free = min(free, left)
-        if left <= 0:
-            free_at = max(free_at, inside[-left] + span)
-    soon = now + max(span / count for count, span in caps)  # about when the next slot frees
+    caps = [(pace.count, pace.per_s), *([pace.burst] if pace.burst else [])]
+    _trim(window, max(per_s for _, per_s in caps), now)
+    rooms = [_room(window, count, per_s, now) for count, per_s in caps]
+    free = min(left for left, _ in rooms)  # sends left under every cap
+    free_at = max(at for _, at in rooms)  # when one frees up under all of them
+    soon = now + max(per_s * PACE_MARGIN / count for count, per_s in caps)  # the next slot
     if free <= 0:
         return _Plan(held=[(job, free_at) for job in group])
     burst = len(group) + behind if pace.digest_after == 0 else len(group)
