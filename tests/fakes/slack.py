@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +25,8 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 from yarl import URL
+
+from tests.fakes.limits import Limits
 
 API_PREFIX = "/api/"
 TEAM_ID = "T1"
@@ -84,10 +85,8 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], Message] = {}
         self.views: list[dict[str, Any]] = []
         self._faults: deque[Fault] = deque()
-        self._limits: dict[str, tuple[int, float, bool]] = {}
-        self._windows: dict[tuple[str, str], deque[float]] = {}
-        self.limited = 0  # calls refused for going over a limit
-        self._clock: Callable[[], float] = time.monotonic
+        self._limits = Limits()
+        self._per_channel: dict[str, bool] = {}  # per method: counted per channel, or in all
         self._seq = 0
         self._changed = asyncio.Condition()
         self.app = web.Application()
@@ -157,8 +156,14 @@ class FakeSlack:
     ) -> None:
         """Refuse ``method`` past ``count`` calls in any ``per_s`` seconds (of one channel),
         as ``clock`` tells the seconds (a test's manual clock, say)."""
-        self._limits[method] = (count, per_s, per_channel)
-        self._clock = clock
+        self._limits.add(method, count, per_s)
+        self._limits.clock = clock
+        self._per_channel[method] = per_channel
+
+    @property
+    def limited(self) -> int:
+        """Calls refused for going over a limit."""
+        return self._limits.refused
 
     def called(self, method: str) -> list[Call]:
         """The calls of ``method``, in order."""
@@ -264,28 +269,12 @@ class FakeSlack:
         handler = self._methods.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        wait_s = self._over_limit(method, args)
+        channel = str(args.get("channel") or "") if self._per_channel.get(method) else ""
+        wait_s = self._limits.take(method, channel)
         if wait_s is not None:
-            self.limited += 1
             body = {"ok": False, "error": "ratelimited"}
             return web.json_response(body, status=429, headers={"Retry-After": str(wait_s)})
         return web.json_response(handler(args))
-
-    def _over_limit(self, method: str, args: dict[str, Any]) -> int | None:
-        """Seconds to wait when this call goes over ``method``'s limit; else counts it."""
-        if method not in self._limits:
-            return None
-        count, per_s, per_channel = self._limits[method]
-        now = self._clock()
-        window = self._windows.setdefault(
-            (method, str(args.get("channel") or "") if per_channel else ""), deque()
-        )
-        while window and window[0] <= now - per_s:
-            window.popleft()
-        if len(window) >= count:
-            return max(1, math.ceil(window[0] + per_s - now))
-        window.append(now)
-        return None
 
     def _take_fault(self, method: str) -> Fault | None:
         for fault in self._faults:
