@@ -258,6 +258,17 @@ def _time(value: object) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def digest_of(payload: Mapping[str, Any], lang: str) -> DigestCard:
+    """The digest card an ``op = "digest"`` delivery's payload describes."""
+    items = payload.get("items")
+    open_min = payload.get("open_min")
+    return build_digest(
+        items if isinstance(items, list) else [],
+        lang,
+        open_min if isinstance(open_min, int) else 0,
+    )
+
+
 def build_digest(items: Sequence[Mapping[str, Any]], lang: str, open_min: int) -> DigestCard:
     """The digest card for ``items`` (number, title, severity, url), oldest first."""
     entries = []

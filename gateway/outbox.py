@@ -553,6 +553,7 @@ def _digest_card(
         "pace": key,
         "items": items,
         "opened": digest.get("at") if digest is not None else None,
+        "open_min": int(CARD_DIGEST_OPEN_S // 60),  # how long it takes more, as it says
     }
     destination = dict(first.destination)
     if digest is not None:

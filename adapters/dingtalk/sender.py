@@ -11,13 +11,13 @@ from typing import Any
 import aiohttp
 
 from adapters.dingtalk.api import DingtalkApi
-from cards.build import Viewer, build_card, build_digest
+from cards.build import Viewer, build_card, digest_of
 from cards.lines import event_line
 from cards.render.dingtalk import card_data, render_card, render_digest
 from gateway.config import DingtalkSettings
 from gateway.domain import Verb
 from gateway.errors import Rejected
-from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
+from gateway.outbox import Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,7 @@ class DingtalkSender:
     async def _digest(self, job: Job) -> SendResult:
         """Send a storm's digest card to its group, or replace the one there to add to it."""
         conversation = _text(job.destination.get("chat"), "chat")
-        raw = job.payload.get("items")
-        items = raw if isinstance(raw, list) else []
-        digest = build_digest(items, job.lang, int(CARD_DIGEST_OPEN_S // 60))
+        digest = digest_of(job.payload, job.lang)
         card = card_data(render_digest(digest))
         biz_id = job.destination.get("message")
         if isinstance(biz_id, str) and biz_id:
@@ -103,7 +101,7 @@ class DingtalkSender:
         # The card's id names this digest (its first notice's event, which is random) and what
         # it shows: DingTalk keeps one card per id, so a retry of it is not sent twice, and
         # one showing more is never taken for it.
-        numbers = [str(item.get("number")) for item in items if isinstance(item, dict)]
+        numbers = [str(entry.incident) for entry in digest.entries]
         named = ",".join([str(job.payload.get("event_id") or ""), *numbers])
         biz_id = "ackgate-digest-" + hashlib.sha256(named.encode()).hexdigest()[:24]
         await self._api.send_card(biz_id, card, conversation=conversation)

@@ -10,13 +10,13 @@ from typing import Any
 import aiohttp
 
 from adapters.lark.api import LarkApi
-from cards.build import Viewer, build_card, build_digest
+from cards.build import Viewer, build_card, digest_of
 from cards.lines import event_line
 from cards.render.lark import render_card, render_digest
 from gateway.config import LarkSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected, Unavailable
-from gateway.outbox import CARD_DIGEST_OPEN_S, Cap, Job, Pace, SendResult
+from gateway.outbox import Cap, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,15 @@ class LarkSender:
     async def _digest(self, job: Job) -> SendResult:
         """Post a storm's digest card, or PATCH the one already there to add to it."""
         chat = _text(job.destination.get("chat"), "chat")
-        raw = job.payload.get("items")
-        items = raw if isinstance(raw, list) else []
-        card = render_digest(build_digest(items, job.lang, int(CARD_DIGEST_OPEN_S // 60)))
+        digest = digest_of(job.payload, job.lang)
+        card = render_digest(digest)
         message_id = job.destination.get("message")
         if isinstance(message_id, str) and message_id:
             await self._api.update_card(message_id, card)
             return SendResult(message_ref=message_id, chat_id=chat)
         # The uuid names this digest (its first notice's event, which is random) and what it
         # shows: a retry of it is not posted twice, and one showing more is never taken for it.
-        numbers = [str(item.get("number")) for item in items if isinstance(item, dict)]
+        numbers = [str(entry.incident) for entry in digest.entries]
         named = ",".join([str(job.payload.get("event_id") or ""), *numbers])
         uuid = "ackgate-digest-" + hashlib.sha256(named.encode()).hexdigest()[:24]
         data = await self._api.send("chat_id", chat, "interactive", card, uuid=uuid)

@@ -10,13 +10,13 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.errors import call
-from cards.build import Viewer, build_card, build_digest
+from cards.build import Viewer, build_card, digest_of
 from cards.lines import event_line
 from cards.render.slack import render_digest, render_message
 from gateway.config import SlackSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
-from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
+from gateway.outbox import Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,7 @@ class SlackSender:
     async def _digest(self, job: Job) -> SendResult:
         """Post a storm's digest card, or add to the one already there."""
         channel = _text(job.destination.get("chat"), "chat")
-        items = job.payload.get("items")
-        digest = build_digest(
-            items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
-        )
+        digest = digest_of(job.payload, job.lang)
         message = render_digest(digest)
         ts = job.destination.get("message")
         if isinstance(ts, str) and ts:

@@ -12,13 +12,13 @@ import aiohttp
 from adapters.teams.addresses import KNOWN, Address, conversation_root, parse, resolve, thread_of
 from adapters.teams.connector import ConnectorApi
 from adapters.teams.views import card_message, incident_card, text_message
-from cards.build import build_digest
+from cards.build import digest_of
 from cards.lines import event_line
 from cards.render.teams import MESSAGE_MAX_BYTES, render_digest, size
 from gateway.config import Settings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import ConfigError, Rejected
-from gateway.outbox import CARD_DIGEST_OPEN_S, Job, Pace, SendResult
+from gateway.outbox import Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,7 @@ class TeamsSender:
         """Post a storm's digest card, or update the one already there to add to it."""
         chat = _text(job.destination.get("chat"), "chat")
         where = resolve(chat)
-        items = job.payload.get("items")
-        digest = build_digest(
-            items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
-        )
+        digest = digest_of(job.payload, job.lang)
         message = card_message(render_digest(digest), digest.headline)
         if size(message) > MESSAGE_MAX_BYTES:
             # The renderer cuts titles until it fits: only a broken digest gets here.

@@ -17,7 +17,7 @@ from telegram import (
 
 from adapters.telegram.errors import call, not_modified
 from adapters.telegram.transport import make_bot
-from cards.build import Viewer, build_card, build_digest
+from cards.build import Viewer, build_card, digest_of
 from cards.lines import event_line
 from cards.render.telegram import (
     PARSE_MODE,
@@ -29,7 +29,7 @@ from cards.render.telegram import (
 from gateway.config import TelegramSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import PlatformError, Rejected
-from gateway.outbox import CARD_DIGEST_OPEN_S, Cap, Job, Pace, SendResult
+from gateway.outbox import Cap, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,7 @@ class TelegramSender:
     async def _digest(self, job: Job) -> SendResult:
         """Post a storm's digest card, or edit the one already there to add to it."""
         chat = chat_id(_text(job.destination.get("chat"), "chat"))
-        items = job.payload.get("items")
-        text = render_digest(
-            build_digest(
-                items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
-            )
-        )
+        text = render_digest(digest_of(job.payload, job.lang))
         message = job.destination.get("message")
         if isinstance(message, str) and message:
             try:

@@ -11,13 +11,13 @@ import aiohttp
 
 from adapters.zoom.api import ZoomApi
 from adapters.zoom.views import card_content
-from cards.build import Viewer, build_digest
+from cards.build import Viewer, digest_of
 from cards.lines import event_line
 from cards.render.zoom import render_digest
 from gateway.config import MemberSettings, ZoomSettings
 from gateway.domain import JSONObject, Verb
 from gateway.errors import Rejected
-from gateway.outbox import CARD_DIGEST_OPEN_S, Cap, Job, Pace, SendResult
+from gateway.outbox import Cap, Job, Pace, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,7 @@ class ZoomSender:
     async def _digest(self, job: Job) -> SendResult:
         """Post a storm's digest card, or edit the one already there to add to it."""
         to_jid = _text(job.destination.get("chat"), "chat")
-        items = job.payload.get("items")
-        content = render_digest(
-            build_digest(
-                items if isinstance(items, list) else [], job.lang, int(CARD_DIGEST_OPEN_S // 60)
-            )
-        )
+        content = render_digest(digest_of(job.payload, job.lang))
         message_id = job.destination.get("message")
         if isinstance(message_id, str) and message_id:
             await self._api.edit(message_id, content)
