@@ -4,36 +4,19 @@ cards go into one digest card that is added to in place, and every incident is s
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 from collections import Counter
-from typing import Any
 
 import sqlalchemy as sa
 
 from gateway.clock import ManualClock
 from gateway.web.keys import RUNTIME
 from storage import tables as t
-from tests.adapters.slack.conftest import CHANNEL, INGEST, SlackGateway, text_of
+from tests.adapters.slack.conftest import CHANNEL, SlackGateway, text_of
+from tests.adapters.storm import open_incidents
 from tests.fakes.slack import FakeSlack, Message
-from tests.support import fixture
 
 NUMBER = re.compile(r"#(\d+) ")
-
-
-async def open_incidents(gateway: SlackGateway, first: int, count: int) -> list[int]:
-    """``count`` distinct incidents, one Alertmanager group each."""
-    numbers = []
-    for i in range(first, first + count):
-        body: dict[str, Any] = copy.deepcopy(fixture("alertmanager", "firing.json"))
-        body["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
-        for alert in body["alerts"]:
-            alert["labels"]["alertname"] = f"Storm{i}"
-            alert["fingerprint"] = f"storm{i:012d}"
-        r = await gateway.client.post("/v1/alerts/prometheus", json=body, headers=INGEST)
-        assert r.status == 202, await r.text()
-        numbers.extend((await r.json())["opened"])
-    return numbers
 
 
 def digests(slack: FakeSlack) -> list[Message]:
@@ -88,7 +71,7 @@ async def test_a_storm_goes_into_one_digest_card_added_to_in_place(
     # Slack: about one a second per channel, short bursts allowed; time is the gateway's.
     slack.limit("chat.postMessage", 3, 3.0, clock=lambda: clock.now().timestamp())
 
-    first = await open_incidents(gateway, 1, 30)
+    first = await open_incidents(gateway.client, None, 1, 30)
     await settle(gateway, clock)
     assert set(shown(slack)) == set(first)
     [digest] = digests(slack)
@@ -96,7 +79,7 @@ async def test_a_storm_goes_into_one_digest_card_added_to_in_place(
     assert len(NUMBER.findall(text_of(digest.blocks))) >= 20
 
     # More incidents while the digest is young: added to the same card, not a new one.
-    second = await open_incidents(gateway, 31, 12)
+    second = await open_incidents(gateway.client, None, 31, 12)
     await settle(gateway, clock)
     assert set(shown(slack)) == {*first, *second}
     assert digests(slack) == [digest]
@@ -117,7 +100,7 @@ async def test_a_storm_goes_into_one_digest_card_added_to_in_place(
 
     # Ten minutes on, a new storm starts a new digest.
     clock.advance(seconds=660)
-    third = await open_incidents(gateway, 43, 12)
+    third = await open_incidents(gateway.client, None, 43, 12)
     await settle(gateway, clock)
     assert set(shown(slack)) == {*first, *second, *third}
     assert len(digests(slack)) == 2
