@@ -1,7 +1,8 @@
 """Finding which member a chat account is through the platform's directory: who may be looked
 up, mobiles as Chinese directories want them, answers kept for a while, and the link written.
 
-Used by the adapters whose platforms answer "mobile or email → account" (WeCom, DingTalk).
+Used by the adapters whose platforms answer "mobile or email → account" (WeCom, DingTalk);
+the kept answers (`Answers`) also keep Feishu's and Teams' misses.
 Every lookup that misses costs something there (WeCom blocks the lookup APIs for a day once
 misses pass a fifth of the corp's seats), so each answer, a miss too, is kept and a lookup is
 made only for members who have no account on that platform in the configuration.

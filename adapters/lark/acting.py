@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
+from adapters.directory import Answers
 from adapters.lark.api import LarkApi
 from gateway import messages
 from gateway.actions import perform
@@ -26,7 +26,7 @@ LANG = "en"
 WORKSPACE = ""
 # An account that matched no member is not looked up again for a while: a stranger's
 # clicks must not become one batch_get_id call each.
-MISS_TTL_S = 10 * 60
+MISS_TTL = timedelta(minutes=10)
 MISSES_MAX = 1000
 PLATFORM_NAMES = {"feishu": "Feishu", "lark": "Lark"}
 
@@ -38,7 +38,9 @@ class LarkActors:
         self.rt = rt
         self.settings = settings
         self.api = api
-        self._misses: OrderedDict[str, float] = OrderedDict()
+        self._misses: Answers[str, str] = Answers(
+            rt.clock.now, hit_ttl=MISS_TTL, miss_ttl=MISS_TTL, size=MISSES_MAX
+        )
 
     @property
     def platform_name(self) -> str:
@@ -59,8 +61,7 @@ class LarkActors:
         Feishu answers email → open_id (``batch_get_id``), so the configured members' emails
         are looked up and the one that comes back as ``open_id`` is linked.
         """
-        missed = self._misses.get(open_id)
-        if missed is not None and time.monotonic() - missed < MISS_TTL_S:
+        if self._misses.get(open_id) is not None:
             return None
         emails = [m.email for m in self.rt.settings.members.values() if m.email]
         try:
@@ -75,10 +76,7 @@ class LarkActors:
             else None
         )
         if member is None:
-            self._misses[open_id] = time.monotonic()
-            self._misses.move_to_end(open_id)
-            while len(self._misses) > MISSES_MAX:
-                self._misses.popitem(last=False)
+            self._misses.put(open_id, None)
         return member
 
     async def perform(

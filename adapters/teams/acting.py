@@ -4,11 +4,11 @@ the chat's roster gives, on first use), and acting as them."""
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from adapters.directory import Answers
 from adapters.teams.activity import Incoming, Sender
 from adapters.teams.addresses import SEPARATOR, Address, conversation_root
 from adapters.teams.connector import ConnectorApi
@@ -79,7 +79,9 @@ class TeamsActors:
     def __init__(self, rt: Runtime, api: ConnectorApi | None = None) -> None:
         self.rt = rt
         self.api = api
-        self._misses: OrderedDict[str, datetime] = OrderedDict()
+        self._misses: Answers[str, str] = Answers(
+            rt.clock.now, hit_ttl=MISS_TTL, miss_ttl=MISS_TTL, size=MISSES_MAX
+        )
 
     async def account(self, ids: Sequence[str | None], service_url: str) -> tuple[str, str | None]:
         """The identity ``user_id`` these ids are linked by and its member, if any; unlinked,
@@ -110,15 +112,13 @@ class TeamsActors:
     async def link_by_roster(self, user: Sender, where: Address) -> str | None:
         """Link the account to the member with its roster email, if exactly one; the member."""
         account = user.account
-        now = self.rt.clock.now()
-        until = self._misses.get(account)
-        if self.api is None or (until is not None and now < until):
+        if self.api is None or self._misses.get(account) is not None:
             return None
         try:
             profile = await self.api.member(where, user.id)
         except PlatformError as exc:
             log.warning("teams roster lookup of %s failed, not linked: %s", account, exc)
-            self._missed(account, now)
+            self._misses.put(account, None)
             return None
         teams = self.rt.settings.teams
         pinned = teams is not None and bool(teams.tenant_id)
@@ -131,17 +131,11 @@ class TeamsActors:
         for email in emails:
             member = await link_by_email(self.rt, PLATFORM, WORKSPACE, account, email)
             if member is not None:
-                self._misses.pop(account, None)
+                self._misses.forget(account)
                 return member
         log.info("teams account %s: its roster email matches no member", account)
-        self._missed(account, now)
+        self._misses.put(account, None)
         return None
-
-    def _missed(self, account: str, now: datetime) -> None:
-        self._misses[account] = now + MISS_TTL
-        self._misses.move_to_end(account)
-        while len(self._misses) > MISSES_MAX:
-            self._misses.popitem(last=False)
 
     async def require_member(self, user: Sender, activity: Incoming, lang: str = LANG) -> str:
         """The member this Teams user is; raises ActionRefused when there is none."""
